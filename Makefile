@@ -1,0 +1,41 @@
+# The two commands: `make dev` runs cronwright on a local control plane, `make test`
+# passes the whole suite. Both install what they need (virtualenv, Python dependencies,
+# the control plane built from the Go module proxy) on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: dev test lint format crd controlplane clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+controlplane: $(INSTALLED)
+	$(BIN)/cronwright controlplane-build
+
+dev: controlplane
+	$(BIN)/cronwright dev
+
+test: controlplane
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+crd: $(INSTALLED)
+	$(BIN)/cronwright crd > crds/cronjobspecs.cronwright.io.yaml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .cronwright

@@ -1,0 +1,1 @@
+"""cronwright REST facade: five cron-job APIs as views over CronJobSpec resources."""

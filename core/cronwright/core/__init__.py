@@ -1,0 +1,1 @@
+"""What the operator and the facade share: the resource models, schedule math, tooling."""

@@ -1,0 +1,337 @@
+"""A real, throwaway Kubernetes control plane: etcd + kube-apiserver on loopback.
+
+This is what controller-runtime's envtest does, in Python, for the tests and for
+``cronwright dev``: free ports on 127.0.0.1, a temporary data directory, fresh
+certificates, an admin kubeconfig (client certificate in ``system:masters``), the CRDs
+installed. There is no kubelet, scheduler or controller-manager: objects are stored and
+validated, never run, and nothing garbage-collects or finalizes namespaces.
+
+Children never outlive their parent: each is started with ``PR_SET_PDEATHSIG`` so the
+kernel kills it when the process that started it dies, however that one dies.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ctypes
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from cronwright.core.controlplane import certs
+from cronwright.core.controlplane.binaries import Binaries, ensure_binaries
+
+LOOPBACK = "127.0.0.1"
+SERVICE_CIDR = "10.96.0.0/16"
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def advertise_address() -> str:
+    """The machine's own non-loopback IPv4 address, for --advertise-address only.
+
+    kube-apiserver publishes this address in the `kubernetes` Service's endpoints and
+    refuses a loopback one there. Nothing ever connects to it: every client here uses
+    127.0.0.1. Without a global address the endpoint reconciler is switched off instead.
+    """
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(
+            ["ip", "-4", "-o", "addr", "show", "scope", "global"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout
+        for line in out.splitlines():
+            parts = line.split()
+            if "inet" in parts:
+                address = parts[parts.index("inet") + 1].split("/")[0]
+                if not ipaddress.ip_address(address).is_loopback:
+                    return address
+    return LOOPBACK
+
+
+@dataclass
+class _Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def stop(self, grace: float = 10.0) -> None:
+        if self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+
+
+class ControlPlaneError(RuntimeError):
+    pass
+
+
+@dataclass
+class ControlPlane:
+    """etcd + kube-apiserver for one test session or one `cronwright dev` run."""
+
+    workdir: Path | None = None
+    install_crds: bool = True
+    binaries: Binaries | None = None
+    extra_apiserver_flags: list[str] = field(default_factory=list)
+    kubeconfig: Path = field(init=False)
+    server: str = field(init=False)
+    _processes: list[_Process] = field(default_factory=list, init=False)
+    _owns_workdir: bool = field(default=False, init=False)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.popen.pid for p in self._processes]
+
+    @property
+    def kubectl(self) -> Path:
+        assert self.binaries is not None
+        return self.binaries.kubectl
+
+    def start(self, timeout: float = 90.0) -> ControlPlane:
+        self.binaries = self.binaries or ensure_binaries()
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="cronwright-cp-"))
+            self._owns_workdir = True
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            deadline = time.monotonic() + timeout
+            etcd_url = self._start_etcd(deadline)
+            self._start_apiserver(etcd_url, deadline)
+            if self.install_crds:
+                self.apply_crds()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __enter__(self) -> ControlPlane:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """apiserver first (it is etcd's client), then etcd; then the temp dir."""
+        for process in reversed(self._processes):
+            process.stop()
+        self._processes.clear()
+        if self._owns_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- processes -------------------------------------------------------------------
+
+    def _spawn(self, name: str, command: list[str]) -> _Process:
+        assert self.workdir is not None
+        log = self.workdir / f"{name}.log"
+        with open(log, "wb") as out:
+            popen = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+        process = _Process(name, popen, log)
+        self._processes.append(process)
+        return process
+
+    def _wait(self, process: _Process, probe: Any, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if process.popen.poll() is not None:
+                raise ControlPlaneError(
+                    f"{process.name} exited with {process.popen.returncode}:\n{process.tail()}"
+                )
+            with contextlib.suppress(httpx.HTTPError):
+                if probe():
+                    return
+            time.sleep(0.1)
+        raise ControlPlaneError(f"{process.name} not ready in time:\n{process.tail()}")
+
+    def _start_etcd(self, deadline: float) -> str:
+        assert self.workdir is not None and self.binaries is not None
+        client, peer = free_port(), free_port()
+        url = f"http://{LOOPBACK}:{client}"
+        peer_url = f"http://{LOOPBACK}:{peer}"
+        process = self._spawn(
+            "etcd",
+            [
+                str(self.binaries.etcd),
+                "--name=cronwright",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={url}",
+                f"--advertise-client-urls={url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=cronwright={peer_url}",
+                "--unsafe-no-fsync=true",  # throwaway data: durability buys nothing here
+                "--log-level=warn",
+            ],
+        )
+        self._wait(process, lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200, deadline)
+        return url
+
+    def _start_apiserver(self, etcd_url: str, deadline: float) -> None:
+        assert self.workdir is not None and self.binaries is not None
+        pki = self.workdir / "pki"
+        pki.mkdir(exist_ok=True)
+        ca = certs.CertificateAuthority()
+        ca_cert, _ = ca.pair.write(pki, "ca")
+        serving_cert, serving_key = ca.issue(
+            "kube-apiserver",
+            dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
+            ip_addresses=(LOOPBACK, "10.96.0.1"),
+            server=True,
+        ).write(pki, "apiserver")
+        admin = ca.issue("cronwright-admin", organization="system:masters")
+        sa_private, sa_public = certs.signing_key()
+        (pki / "sa.key").write_bytes(sa_private)
+        (pki / "sa.pub").write_bytes(sa_public)
+
+        port = free_port()
+        self.server = f"https://{LOOPBACK}:{port}"
+        advertise = advertise_address()
+        flags = [
+            str(self.binaries.kube_apiserver),
+            f"--etcd-servers={etcd_url}",
+            f"--bind-address={LOOPBACK}",
+            f"--secure-port={port}",
+            f"--advertise-address={advertise}",
+            f"--cert-dir={pki}",
+            f"--tls-cert-file={serving_cert}",
+            f"--tls-private-key-file={serving_key}",
+            f"--client-ca-file={ca_cert}",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--authorization-mode=RBAC",
+            "--allow-privileged=true",
+            "--profiling=false",
+        ]
+        if advertise == LOOPBACK:
+            flags.append("--endpoint-reconciler-type=none")
+        process = self._spawn("kube-apiserver", flags + self.extra_apiserver_flags)
+
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self._write_kubeconfig(ca.pair.cert_pem, admin)
+        client_cert = admin.write(pki, "admin")
+
+        tls = ssl.create_default_context(cafile=str(ca_cert))
+        tls.load_cert_chain(*client_cert)
+        with httpx.Client(verify=tls, timeout=2) as client:
+            self._wait(process, lambda: client.get(f"{self.server}/readyz").status_code == 200, deadline)
+
+    def _write_kubeconfig(self, ca_pem: bytes, admin: certs.KeyPair) -> None:
+        def b64(data: bytes) -> str:
+            return base64.b64encode(data).decode()
+
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "cronwright",
+                    "cluster": {"server": self.server, "certificate-authority-data": b64(ca_pem)},
+                }
+            ],
+            "users": [
+                {
+                    "name": "cronwright-admin",
+                    "user": {
+                        "client-certificate-data": b64(admin.cert_pem),
+                        "client-key-data": b64(admin.key_pem),
+                    },
+                }
+            ],
+            "contexts": [
+                {
+                    "name": "cronwright",
+                    "context": {"cluster": "cronwright", "user": "cronwright-admin", "namespace": "default"},
+                }
+            ],
+            "current-context": "cronwright",
+        }
+        self.kubeconfig.write_text(yaml.safe_dump(config))
+        self.kubeconfig.chmod(0o600)
+
+    # -- CRDs ------------------------------------------------------------------------
+
+    def run_kubectl(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return run_kubectl(self.kubectl, self.kubeconfig, *args, input=input, check=check)
+
+    def apply_crds(self) -> None:
+        install_crds(self.kubectl, self.kubeconfig)
+
+
+def run_kubectl(
+    kubectl: Path, kubeconfig: Path, *args: str, input: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(kubectl), f"--kubeconfig={kubeconfig}", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+    )
+    if check and result.returncode != 0:
+        raise ControlPlaneError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+    return result
+
+
+def install_crds(kubectl: Path, kubeconfig: Path) -> None:
+    """Install the CRDs (server-side apply) and wait until they are served."""
+    from cronwright.core import crd
+
+    manifest = crd.render()
+    run_kubectl(kubectl, kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "-", input=manifest)
+    name = crd.crd()["metadata"]["name"]
+    run_kubectl(kubectl, kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
+
+
+@contextlib.contextmanager
+def control_plane(**kwargs: Any) -> Iterator[ControlPlane]:
+    plane = ControlPlane(**kwargs)
+    plane.start()
+    try:
+        yield plane
+    finally:
+        plane.stop()

@@ -1,0 +1,1 @@
+"""cronwright operator: watches CronJobSpecs and fires their runs on time."""
