@@ -1,0 +1,154 @@
+"""A small asyncio client for the Kubernetes API, on one pooled httpx connection pool.
+
+The official `kubernetes` package is synchronous (a thread per call); the operator makes
+hundreds of status writes a second from one event loop, so it talks REST directly. The
+official package is still used for what it does well: reading kubeconfig files and
+in-cluster service-account credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from cronwright.core import models
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+CRD_PATH = f"/apis/{models.GROUP}/{models.VERSION}"
+
+
+class ApiError(Exception):
+    """A non-2xx answer of the API server, with its Status object when there is one."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
+        message = body.get("message") if isinstance(body, dict) else str(body)
+        super().__init__(f"{status}: {message}")
+
+    @property
+    def reason(self) -> str:
+        return self.body.get("reason", "") if isinstance(self.body, dict) else ""
+
+    @property
+    def message(self) -> str:
+        return self.body.get("message", "") if isinstance(self.body, dict) else str(self.body)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Where the API server is and how to prove who we are; files as the loaders wrote them."""
+
+    host: str
+    ca_path: str | None
+    verify: bool
+    cert_path: str | None
+    key_path: str | None
+    token: str | None
+
+    def tls(self) -> ssl.SSLContext | bool:
+        if not self.verify:
+            return False
+        context = ssl.create_default_context(cafile=self.ca_path)
+        if self.cert_path:
+            context.load_cert_chain(self.cert_path, self.key_path)
+        return context
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+
+def load_credentials(kubeconfig: str | None = None) -> Credentials:
+    """kubeconfig (explicit, $KUBECONFIG or ~/.kube/config) or the in-cluster service account."""
+    cfg = k8s_client.Configuration()
+    if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
+        k8s_config.load_incluster_config(client_configuration=cfg)
+    else:
+        # Read $KUBECONFIG now: the kubernetes package only looks at it when first imported.
+        path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+        k8s_config.load_kube_config(config_file=path, client_configuration=cfg)
+    token = cfg.api_key.get("authorization") or cfg.api_key.get("BearerToken")
+    if token and token.startswith("Bearer "):
+        token = token.removeprefix("Bearer ")
+    return Credentials(
+        host=cfg.host.rstrip("/"),
+        ca_path=cfg.ssl_ca_cert,
+        verify=bool(cfg.verify_ssl),
+        cert_path=cfg.cert_file,
+        key_path=cfg.key_file,
+        token=token,
+    )
+
+
+def cronjobspec_path(namespace: str, name: str | None = None, subresource: str | None = None) -> str:
+    path = f"{CRD_PATH}/namespaces/{namespace}/{models.PLURAL}"
+    if name:
+        path += f"/{name}"
+    if subresource:
+        path += f"/{subresource}"
+    return path
+
+
+class Kube:
+    """The REST calls cronwright needs; every failure is an ApiError with the server's reason."""
+
+    def __init__(self, credentials: Credentials, max_connections: int = 64) -> None:
+        self.credentials = credentials
+        self.http = httpx.AsyncClient(
+            base_url=credentials.host,
+            verify=credentials.tls(),
+            headers={**credentials.headers(), "Accept": "application/json"},
+            timeout=httpx.Timeout(30.0),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            trust_env=False,
+        )
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        content = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        headers = {"Content-Type": content_type} if content is not None else None
+        response = await self.http.request(method, path, content=content, params=params, headers=headers)
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = response.text
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, payload)
+        return payload
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return await self.request("GET", path, params=params)
+
+    async def create(self, path: str, body: dict[str, Any]) -> Any:
+        return await self.request("POST", path, body=body)
+
+    async def delete(self, path: str) -> Any:
+        return await self.request("DELETE", path)
+
+    async def merge_patch(self, path: str, body: dict[str, Any]) -> Any:
+        return await self.request("PATCH", path, body=body, content_type="application/merge-patch+json")
+
+    async def patch_status(
+        self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None
+    ) -> dict[str, Any]:
+        """Merge-patch status. With a resourceVersion the write is conditional: a 409 means
+        somebody wrote in between, and the caller decides again from fresh state."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
+        return await self.merge_patch(cronjobspec_path(namespace, name, "status"), body)

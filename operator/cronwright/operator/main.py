@@ -1,0 +1,175 @@
+"""`cronwright operator`: kopf watches CronJobSpecs and feeds the scheduler.
+
+kopf is used for what it is good at — robust watching with re-listing and back-off,
+logging, signal handling — through raw event handlers only. Those store nothing on the
+resources: no finalizer (a deleted resource needs no cleanup that its owner references
+do not already do), no last-handled-configuration annotation, no progress annotations,
+so GitOps tools see exactly the objects they applied. Peering is off; the claim protocol
+(see scheduler.py) is what keeps two processes from firing one run twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+
+import kopf
+from aiohttp import web
+from cronwright.core import models
+from cronwright.core.kube import Credentials, Kube, load_credentials
+from cronwright.operator import http_executor
+from cronwright.operator.events import EventRecorder
+from cronwright.operator.leases import InstanceLease
+from cronwright.operator.metrics import Metrics
+from cronwright.operator.scheduler import Scheduler, Settings
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+log = logging.getLogger("cronwright.operator")
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class Options:
+    kubeconfig: str | None = None
+    namespaces: list[str] = field(default_factory=list)
+    instance: str = field(default_factory=lambda: os.environ.get("POD_NAME") or socket.gethostname())
+    lease_namespace: str = field(default_factory=lambda: os.environ.get("POD_NAMESPACE", "default"))
+    host: str = "127.0.0.1"
+    port: int = 8080
+    claim_ahead: float = 5.0
+    max_concurrent_runs: int = 512
+    log_format: str = "json"
+
+
+async def serve_health(
+    scheduler: Scheduler, metrics: Metrics, ready: asyncio.Event, host: str, port: int
+) -> web.AppRunner:
+    """/metrics, /healthz (the scheduler loop is turning), /readyz (watching and scheduling)."""
+
+    async def metrics_view(_: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def healthz(_: web.Request) -> web.Response:
+        stalled = time.monotonic() - scheduler.heartbeat > 30
+        return web.json_response({"ok": not stalled}, status=503 if stalled else 200)
+
+    async def readyz(_: web.Request) -> web.Response:
+        ok = ready.is_set()
+        return web.json_response({"ok": ok, "resources": len(scheduler.book)}, status=200 if ok else 503)
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def build_registry(scheduler: Scheduler, credentials: Credentials) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.startup(registry=registry)
+    async def configure(settings: kopf.OperatorSettings, **_: object) -> None:
+        settings.peering.standalone = True
+        settings.scanning.disabled = True
+        settings.posting.enabled = False  # our Events are rate-limited and our own
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+        settings.networking.request_timeout = 60
+
+    @kopf.on.login(registry=registry)
+    def login(**_: object) -> kopf.ConnectionInfo:
+        return kopf.ConnectionInfo(
+            server=credentials.host,
+            ca_path=credentials.ca_path,
+            insecure=not credentials.verify,
+            certificate_path=credentials.cert_path,
+            private_key_path=credentials.key_path,
+            scheme="Bearer" if credentials.token else None,
+            token=credentials.token,
+        )
+
+    @kopf.on.event(models.GROUP, models.VERSION, models.PLURAL, registry=registry)
+    async def on_event(event: kopf.RawEvent, **_: object) -> None:
+        # The initial listing comes with type None; it is an ADDED for the book.
+        scheduler.observe(event["type"] or "ADDED", event["object"])
+
+    return registry
+
+
+async def run(options: Options) -> None:
+    credentials = load_credentials(options.kubeconfig)
+    kube = Kube(credentials)
+    metrics = Metrics()
+    lease = InstanceLease(kube, options.lease_namespace, options.instance)
+    http = http_executor.make_client()
+    events = EventRecorder(kube, metrics, options.instance)
+    scheduler = Scheduler(
+        kube,
+        http,
+        lease,
+        events,
+        metrics,
+        Settings(
+            instance=options.instance,
+            claim_ahead=options.claim_ahead,
+            max_concurrent_runs=options.max_concurrent_runs,
+            version=VERSION,
+        ),
+    )
+    ready = asyncio.Event()
+    runner = await serve_health(scheduler, metrics, ready, options.host, options.port)
+    await lease.acquire()
+    loop_task = asyncio.create_task(scheduler.run())
+    kopf_ready = asyncio.Event()
+    ready_watch = asyncio.create_task(_mirror(kopf_ready, ready))
+    log.info(
+        "operator %s started",
+        options.instance,
+        extra={"namespaces": options.namespaces or "all", "port": options.port},
+    )
+    try:
+        await kopf.operator(
+            registry=build_registry(scheduler, credentials),
+            clusterwide=not options.namespaces,
+            namespaces=options.namespaces,
+            ready_flag=kopf_ready,
+            standalone=True,
+        )
+    finally:
+        for task in (loop_task, ready_watch):
+            task.cancel()
+        await scheduler.shutdown()
+        await events.drain()
+        await lease.release()
+        await http.aclose()
+        await kube.close()
+        await runner.cleanup()
+
+
+async def _mirror(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
+
+
+def main(options: Options) -> int:
+    kopf.configure(
+        verbose=False,
+        log_format=kopf.LogFormat.JSON if options.log_format == "json" else kopf.LogFormat.FULL,
+    )
+    logging.getLogger("httpx").setLevel(
+        logging.WARNING
+    )  # one line per request is noise, and URLs may hold tokens
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(options))
+    return 0

@@ -1,0 +1,371 @@
+"""Pure decisions of the operator: what is due, what a run changes in status.
+
+Every function here takes the current state and a `now` and returns data; the scheduler
+(the I/O shell) does the waiting, the calls and the writes. That keeps the rules — catch-up
+after downtime, claims, history bounds, counters — testable without a cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cronwright.core import schedule as schedule_math
+from cronwright.core.models import (
+    CronJobSpecSpec,
+    Phase,
+    RunRecord,
+    RunResult,
+)
+from pydantic import ValidationError
+
+TRIGGER_ANNOTATION = "cronwright.io/trigger"
+MISSED_COUNT_CAP = 10_000
+#: A claim this close to now may already have fired in the process that made it.
+CLAIM_MARGIN = timedelta(seconds=1)
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC with a Z; milliseconds only when the instant has them (sub-second `every`)."""
+    moment = moment.astimezone(UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def run_id(uid: str, scheduled: datetime, trigger_value: str | None = None) -> str:
+    """Stable: the same resource, scheduled time (and manual trigger value) always give
+    the same id, so a retried write or a restarted operator names the run the same."""
+    seed = f"{uid}|{rfc3339(scheduled)}|{trigger_value or ''}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def idempotency_key(uid: str, scheduled: datetime, trigger_value: str | None = None) -> str:
+    """Same for every attempt of one run; receivers can deduplicate on it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cronwright:{uid}:{rfc3339(scheduled)}:{trigger_value or ''}"))
+
+
+# -- validity --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+def parse_spec(raw: dict[str, Any]) -> CronJobSpecSpec | Problem:
+    """The spec, or the first thing wrong with it that the CRD schema let through."""
+    try:
+        spec = CronJobSpecSpec.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in ("spec", *first["loc"]))
+        return Problem(where, first["msg"])
+    try:
+        schedule_math.validate(spec.schedule)
+    except schedule_math.ScheduleError as error:
+        return Problem(f"spec.{error.field}", error.message)
+    return spec
+
+
+# -- when is the next run ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the operator will do next for one resource."""
+
+    next_due: datetime | None
+    phase: Phase
+    #: A run to fire at once for time(s) missed while no operator was watching.
+    catch_up: datetime | None = None
+    #: How many scheduled times are given up as missed (not fired).
+    missed: int = 0
+    missed_from: datetime | None = None
+
+
+def latest_fire_at_or_before(
+    spec: CronJobSpecSpec, since: datetime, now: datetime, created: datetime
+) -> datetime:
+    """The last fire time in [since, now]; `since` itself must be a fire time.
+
+    Scans windows that grow fourfold back from now, so a job that fires every second and
+    was down for a day costs a few iterations, not 86,400.
+    """
+    window = timedelta(seconds=60)
+    while True:
+        start = max(since - timedelta(microseconds=1), now - window)
+        latest = None
+        for moment in schedule_math.iter_fire_times(spec.schedule, start, created):
+            if moment > now:
+                break
+            latest = moment
+        if latest is not None:
+            return latest
+        if start <= since:
+            return since
+        window *= 4
+
+
+def plan(
+    spec: CronJobSpecSpec,
+    status: dict[str, Any],
+    created: datetime,
+    generation: int,
+    now: datetime,
+) -> Plan:
+    """Where to resume when the operator (re)learns a resource.
+
+    The planned ``status.nextRunTime`` is the source of truth while the spec is unchanged:
+    nothing before it is due, which is what keeps a resume from firing what was missed
+    while paused, also across an operator restart.
+    """
+    if spec.suspend:
+        return Plan(next_due=None, phase=Phase.Paused)
+    sched = spec.schedule
+    observed = status.get("observedGeneration") == generation
+    if status.get("phase") == Phase.Paused:
+        return _planned(spec, schedule_math.next_fire_after(sched, now, created))
+    if status.get("phase") == Phase.Completed and observed:
+        return Plan(next_due=None, phase=Phase.Completed)
+    planned = parse_time(status.get("nextRunTime")) if observed else None
+    if planned is None:
+        bases = [created - timedelta(microseconds=1)]
+        last = parse_time(status.get("lastScheduleTime"))
+        if last:
+            bases.append(last)
+        planned = schedule_math.next_fire_after(sched, max(bases), created)
+    if planned is None or planned > now:
+        return _planned(spec, planned)
+
+    latest = latest_fire_at_or_before(spec, planned, now, created)
+    overdue = schedule_math.count_fire_times(
+        sched, planned - timedelta(microseconds=1), now, created, MISSED_COUNT_CAP
+    )
+    following = schedule_math.next_fire_after(sched, now, created)
+    deadline = spec.starting_deadline_seconds
+    if deadline is not None and (now - latest).total_seconds() > deadline:
+        return Plan(
+            next_due=following,
+            phase=Phase.Active if following else Phase.Completed,
+            missed=overdue,
+            missed_from=planned,
+        )
+    if overdue <= 1:
+        return Plan(next_due=latest, phase=Phase.Active)
+    return Plan(
+        next_due=following,
+        phase=Phase.Active,
+        catch_up=latest,
+        missed=overdue - 1,
+        missed_from=planned,
+    )
+
+
+def _planned(spec: CronJobSpecSpec, due: datetime | None) -> Plan:
+    if due is None:
+        return Plan(next_due=None, phase=Phase.Completed)
+    return Plan(next_due=due, phase=Phase.Active)
+
+
+def next_after_run(
+    spec: CronJobSpecSpec, scheduled: datetime, now: datetime, created: datetime
+) -> datetime | None:
+    """The next time after a scheduled one; never in the past (a slow run skips, it does not pile up)."""
+    if spec.suspend:
+        return None
+    return schedule_math.next_fire_after(spec.schedule, max(scheduled, now - timedelta(seconds=1)), created)
+
+
+# -- claims ------------------------------------------------------------------------------
+
+
+class ClaimVerdict:
+    MINE = "mine"  # claim it (or it is already ours and not yet fired)
+    TAKEN = "taken"  # a live operator holds it: it fires, not us
+    DONE = "done"  # already fired (recorded or possibly in flight)
+
+
+def judge_claim(
+    status: dict[str, Any], scheduled: datetime, holder: str, now: datetime, holder_alive: bool
+) -> str:
+    """May this operator claim `scheduled`, given the freshest status?"""
+    last = parse_time(status.get("lastScheduleTime"))
+    if last is not None and last >= scheduled:
+        return ClaimVerdict.DONE
+    claim = status.get("claim") or {}
+    claimed = parse_time(claim.get("scheduledTime"))
+    if claimed is None or claimed < scheduled:
+        return ClaimVerdict.MINE
+    if claimed > scheduled:
+        return ClaimVerdict.DONE
+    if claim.get("holder") == holder:
+        return ClaimVerdict.MINE if scheduled > now + CLAIM_MARGIN else ClaimVerdict.DONE
+    if holder_alive:
+        return ClaimVerdict.TAKEN
+    return ClaimVerdict.MINE if scheduled > now + CLAIM_MARGIN else ClaimVerdict.DONE
+
+
+def claim_patch(scheduled: datetime, rid: str, holder: str) -> dict[str, Any]:
+    return {"claim": {"scheduledTime": rfc3339(scheduled), "runId": rid, "holder": holder}}
+
+
+# -- status after a run -----------------------------------------------------------------
+
+
+def _condition(
+    existing: list[dict[str, Any]] | None,
+    kind: str,
+    ok: bool,
+    reason: str,
+    message: str,
+    generation: int,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Replace one condition; lastTransitionTime moves only when the status flips."""
+    conditions = [c for c in (existing or []) if c.get("type") != kind]
+    previous = next((c for c in (existing or []) if c.get("type") == kind), None)
+    status = "True" if ok else "False"
+    changed = previous is None or previous.get("status") != status
+    conditions.append(
+        {
+            "type": kind,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "observedGeneration": generation,
+            "lastTransitionTime": rfc3339(now)
+            if changed
+            else previous.get("lastTransitionTime", rfc3339(now)),
+        }
+    )
+    return sorted(conditions, key=lambda c: c["type"])
+
+
+def conditions_for(
+    status: dict[str, Any], generation: int, now: datetime, problem: Problem | None, phase: Phase
+) -> list[dict[str, Any]]:
+    conditions = status.get("conditions")
+    if problem is not None:
+        conditions = _condition(conditions, "Valid", False, "InvalidSpec", str(problem), generation, now)
+        return _condition(conditions, "Ready", False, "InvalidSpec", "the spec cannot run", generation, now)
+    conditions = _condition(conditions, "Valid", True, "Valid", "the spec is valid", generation, now)
+    ready = phase in (Phase.Active, Phase.Completed)
+    message = {
+        Phase.Active: "scheduled",
+        Phase.Paused: "suspended",
+        Phase.Completed: "one-shot schedule has run",
+    }.get(phase, str(phase))
+    return _condition(conditions, "Ready", ready, str(phase), message, generation, now)
+
+
+def sync_patch(
+    status: dict[str, Any],
+    *,
+    generation: int,
+    phase: Phase,
+    next_due: datetime | None,
+    schedule_text: str | None,
+    target_text: str | None,
+    problem: Problem | None,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """The status bookkeeping a resource needs when (re)learned, or None when it is current.
+
+    Comparing before writing is what keeps the operator from answering its own watch
+    events with more writes.
+    """
+    wanted: dict[str, Any] = {
+        "phase": str(phase),
+        "observedGeneration": generation,
+        "nextRunTime": rfc3339(next_due) if next_due else None,
+        "schedule": schedule_text,
+        "target": target_text,
+    }
+    conditions = conditions_for(status, generation, now, problem, phase)
+    current = {k: status.get(k) for k in wanted}
+    if current == wanted and _same_conditions(status.get("conditions"), conditions):
+        return None
+    return {**wanted, "conditions": conditions}
+
+
+def _same_conditions(a: list[dict[str, Any]] | None, b: list[dict[str, Any]]) -> bool:
+    def key(items: list[dict[str, Any]] | None) -> list[tuple[Any, ...]]:
+        return sorted(
+            (c.get("type"), c.get("status"), c.get("reason"), c.get("message"), c.get("observedGeneration"))
+            for c in items or []
+        )
+
+    return key(a) == key(b)
+
+
+def record_patch(
+    status: dict[str, Any],
+    record: RunRecord,
+    *,
+    spec: CronJobSpecSpec,
+    generation: int,
+    next_due: datetime | None,
+    now: datetime,
+    missed: int = 0,
+    trigger_value: str | None = None,
+) -> dict[str, Any]:
+    """Status after a run finished (or was missed/skipped): one write per transition."""
+    entry = record.model_dump(mode="json", by_alias=True, exclude_none=True)
+    limit = spec.history_limit
+    history = [h for h in status.get("history") or [] if h.get("id") != record.id]
+    history = ([entry, *history])[:limit] if limit else []
+
+    counters = dict(status.get("counters") or {})
+    for name in ("runs", "succeeded", "failed", "missed", "consecutiveFailures"):
+        counters.setdefault(name, 0)
+    counters["missed"] += missed
+    if record.result is RunResult.Succeeded:
+        counters["runs"] += 1
+        counters["succeeded"] += 1
+        counters["consecutiveFailures"] = 0
+    elif record.result in (RunResult.Failed, RunResult.Cancelled):
+        counters["runs"] += 1
+        counters["failed"] += 1
+        counters["consecutiveFailures"] += 1
+    elif record.result is RunResult.Missed:
+        counters["missed"] += 1
+
+    one_shot = schedule_math.is_one_shot(spec.schedule)
+    if spec.suspend:
+        phase = Phase.Paused
+    elif next_due is None and (one_shot or record.trigger != "manual"):
+        phase = Phase.Completed
+    else:
+        phase = Phase.Active
+    patch: dict[str, Any] = {
+        "lastRun": entry,
+        "history": history,
+        "counters": counters,
+        "phase": str(phase),
+        "nextRunTime": rfc3339(next_due) if next_due else None,
+        "observedGeneration": generation,
+        "conditions": conditions_for(status, generation, now, None, phase),
+    }
+    if record.scheduled_time is not None and record.trigger != "manual":
+        last = parse_time(status.get("lastScheduleTime"))
+        if last is None or record.scheduled_time > last:
+            patch["lastScheduleTime"] = rfc3339(record.scheduled_time)
+    if record.result is RunResult.Succeeded and record.finish_time is not None:
+        patch["lastSuccessfulTime"] = rfc3339(record.finish_time)
+    if trigger_value is not None:
+        patch["lastTrigger"] = trigger_value
+    return patch

@@ -1,0 +1,701 @@
+"""The schedule book and the one loop that fires every run on time.
+
+Watch events (from kopf) keep the book current. One loop sleeps until the earliest thing
+due — a claim, H seconds before a scheduled time, or the fire itself — and hands it to a
+task; runs share a bounded pool. Nothing here is per-resource timers or daemons: 10,000
+resources cost 10,000 small dict entries and one heap.
+
+Claim before fire: a scheduled time T is written to ``status.claim`` under the
+resourceVersion precondition *before* T. Only the operator whose write succeeded fires T;
+another operator (or this one after a restart) sees the claim and leaves T alone. See
+docs/operator.md for the exact delivery guarantee.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from cronwright.core import schedule as schedule_math
+from cronwright.core.kube import ApiError, Kube, cronjobspec_path
+from cronwright.core.models import ConcurrencyPolicy, CronJobSpecSpec, Phase, RunRecord, RunResult, Trigger
+from cronwright.operator import http_executor, planning
+from cronwright.operator.events import EventRecorder
+from cronwright.operator.leases import InstanceLease
+from cronwright.operator.metrics import Metrics
+from cronwright.operator.planning import ClaimVerdict, Problem
+from cronwright.operator.secrets import SecretCache, SecretProblem
+
+log = logging.getLogger(__name__)
+
+CLAIM = "claim"
+FIRE = "fire"
+WRITE_ATTEMPTS = 8
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _rv(obj: dict[str, Any]) -> int:
+    try:
+        return int(obj["metadata"]["resourceVersion"])
+    except (KeyError, ValueError):
+        return 0
+
+
+@dataclass
+class Entry:
+    """What the operator knows of one CronJobSpec."""
+
+    obj: dict[str, Any]
+    spec: CronJobSpecSpec | None = None
+    problem: Problem | None = None
+    next_due: datetime | None = None
+    token: int = 0
+    running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    replaced: set[str] = field(default_factory=set)
+    trigger_seen: str | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    deleted: bool = False
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.obj["metadata"]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.meta["namespace"], self.meta["name"]
+
+    @property
+    def uid(self) -> str:
+        return self.meta["uid"]
+
+    @property
+    def generation(self) -> int:
+        return int(self.meta.get("generation", 1))
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return self.obj.get("status") or {}
+
+    @property
+    def created(self) -> datetime:
+        created = planning.parse_time(self.meta.get("creationTimestamp"))
+        return created or utcnow()
+
+    def observe(self, obj: dict[str, Any]) -> None:
+        """Keep the newest copy: a watch event may arrive after our own newer write."""
+        if _rv(obj) >= _rv(self.obj):
+            self.obj = obj
+
+
+@dataclass
+class Settings:
+    instance: str
+    claim_ahead: float = 5.0
+    max_concurrent_runs: int = 512
+    max_concurrent_writes: int = 64
+    version: str = "0.1.0"
+
+
+class Gone(Exception):
+    """The resource was deleted while we were writing to it."""
+
+
+class Scheduler:
+    def __init__(
+        self,
+        kube: Kube,
+        http: httpx.AsyncClient,
+        lease: InstanceLease,
+        events: EventRecorder,
+        metrics: Metrics,
+        settings: Settings,
+    ) -> None:
+        self.kube = kube
+        self.http = http
+        self.lease = lease
+        self.events = events
+        self.metrics = metrics
+        self.settings = settings
+        self.secrets = SecretCache(kube)
+        self.book: dict[tuple[str, str], Entry] = {}
+        self._heap: list[tuple[float, int, tuple[str, str], int, str, datetime]] = []
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._runs = asyncio.Semaphore(settings.max_concurrent_runs)
+        self._writes = asyncio.Semaphore(settings.max_concurrent_writes)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.heartbeat = time.monotonic()
+
+    # -- watch side ------------------------------------------------------------------
+
+    def observe(self, event_type: str, obj: dict[str, Any]) -> None:
+        """Feed one watch event into the book; never blocks, never raises."""
+        meta = obj.get("metadata") or {}
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        entry = self.book.get(key)
+        if event_type == "DELETED":
+            if entry is not None and entry.uid == meta.get("uid"):
+                self._forget(entry)
+            return
+        if entry is not None and entry.uid != meta.get("uid"):
+            self._forget(entry)
+            entry = None
+        if entry is None:
+            entry = Entry(obj=obj)
+            self.book[key] = entry
+            self.metrics.book_size.set(len(self.book))
+            self._spawn(self._learn(entry, fresh=True))
+        else:
+            previous_generation = entry.generation
+            entry.observe(obj)
+            if entry.generation != previous_generation:
+                self._spawn(self._learn(entry, fresh=False))
+        self._check_trigger(entry)
+
+    def _forget(self, entry: Entry) -> None:
+        entry.deleted = True
+        entry.token += 1
+        self.book.pop(entry.key, None)
+        self.events.forget(entry.uid)
+        self.metrics.book_size.set(len(self.book))
+
+    async def _learn(self, entry: Entry, fresh: bool) -> None:
+        """(Re)plan a resource after it appeared or its spec changed."""
+        now = utcnow()
+        parsed = planning.parse_spec(entry.obj.get("spec") or {})
+        old_spec = entry.spec
+        entry.token += 1
+        if isinstance(parsed, Problem):
+            await self._mark_invalid(entry, parsed)
+            return
+        if parsed.workflow is not None:
+            await self._mark_invalid(
+                entry,
+                Problem("spec.workflow", "workflow targets are not supported by this operator version yet"),
+            )
+            return
+        entry.spec, entry.problem = parsed, None
+        catch_up, missed, missed_from = None, 0, None
+        if fresh or old_spec is None:
+            plan = planning.plan(parsed, entry.status, entry.created, entry.generation, now)
+            entry.next_due, catch_up, missed, missed_from = (
+                plan.next_due,
+                plan.catch_up,
+                plan.missed,
+                plan.missed_from,
+            )
+            phase = plan.phase
+        elif parsed.schedule != old_spec.schedule or parsed.suspend != old_spec.suspend:
+            entry.next_due = (
+                None if parsed.suspend else schedule_math.next_fire_after(parsed.schedule, now, entry.created)
+            )
+            phase = self._phase(parsed, entry.next_due)
+        else:
+            phase = self._phase(parsed, entry.next_due)
+
+        try:
+            await self._sync(entry, phase)
+            if missed and catch_up is None:
+                await self._record_missed(entry, missed, missed_from, now)
+        except Gone:
+            return
+        if catch_up is not None:
+            self._spawn(
+                self._claim_and_fire(entry, catch_up, entry.token, Trigger.catchup, missed, missed_from)
+            )
+        self._push(entry)
+
+    def _phase(self, spec: CronJobSpecSpec, next_due: datetime | None) -> Phase:
+        if spec.suspend:
+            return Phase.Paused
+        return Phase.Active if next_due is not None else Phase.Completed
+
+    async def _sync(self, entry: Entry, phase: Phase) -> None:
+        spec = entry.spec
+        assert spec is not None
+
+        def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
+            return planning.sync_patch(
+                obj.get("status") or {},
+                generation=int(obj["metadata"].get("generation", 1)),
+                phase=phase,
+                next_due=entry.next_due,
+                schedule_text=schedule_math.describe(spec.schedule),
+                target_text=_describe_target(spec),
+                problem=None,
+                now=utcnow(),
+            )
+
+        await self._write(entry, compute, "sync")
+
+    async def _mark_invalid(self, entry: Entry, problem: Problem) -> None:
+        entry.spec, entry.problem, entry.next_due = None, problem, None
+        already = (
+            entry.status.get("phase") == Phase.Invalid
+            and entry.status.get("observedGeneration") == entry.generation
+            and any(
+                c.get("type") == "Valid" and c.get("message") == str(problem)
+                for c in entry.status.get("conditions") or []
+            )
+        )
+        if already:
+            return
+
+        def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
+            status = obj.get("status") or {}
+            return {
+                "phase": str(Phase.Invalid),
+                "observedGeneration": int(obj["metadata"].get("generation", 1)),
+                "nextRunTime": None,
+                "claim": None,
+                "conditions": planning.conditions_for(
+                    status, entry.generation, utcnow(), problem, Phase.Invalid
+                ),
+            }
+
+        with contextlib.suppress(Gone):
+            await self._write(entry, compute, "invalid")
+            self.events.post(entry.obj, "Warning", "InvalidSpec", str(problem))
+            log.warning("invalid CronJobSpec %s/%s: %s", *entry.key, problem)
+
+    async def _record_missed(self, entry: Entry, missed: int, since: datetime | None, now: datetime) -> None:
+        spec = entry.spec
+        assert spec is not None
+        record = RunRecord(
+            id=planning.run_id(entry.uid, since or now, "missed"),
+            scheduled_time=since,
+            result=RunResult.Missed,
+            error=f"{missed} scheduled run(s) missed while no operator was running"
+            + (f", from {planning.rfc3339(since)}" if since else ""),
+        )
+        await self._write(
+            entry,
+            lambda obj: planning.record_patch(
+                obj.get("status") or {},
+                record,
+                spec=spec,
+                generation=entry.generation,
+                next_due=entry.next_due,
+                now=now,
+                missed=missed - 1,
+            ),
+            "missed",
+        )
+        self.events.post(entry.obj, "Warning", "RunsMissed", record.error or "")
+
+    # -- manual trigger -------------------------------------------------------------
+
+    def _check_trigger(self, entry: Entry) -> None:
+        value = (entry.meta.get("annotations") or {}).get(planning.TRIGGER_ANNOTATION)
+        if not value or value == entry.status.get("lastTrigger") or value == entry.trigger_seen:
+            return
+        entry.trigger_seen = value
+        self._spawn(self._manual(entry, value))
+
+    async def _manual(self, entry: Entry, value: str) -> None:
+        """A new trigger value: record it first (claim), so it never fires twice.
+
+        Spawned after `_learn` of the same event, which sets `entry.spec` before its first
+        await, so the spec seen here is the event's."""
+        if entry.spec is None:
+            return
+
+        def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
+            if (obj.get("status") or {}).get("lastTrigger") == value:
+                return None
+            return {"lastTrigger": value}
+
+        try:
+            if await self._write(entry, compute, "claim") is None:
+                return
+        except Gone:
+            return
+        self._start_run(entry, utcnow(), Trigger.manual, trigger_value=value)
+
+    # -- the loop -------------------------------------------------------------------
+
+    def _push(self, entry: Entry) -> None:
+        if entry.next_due is None or entry.deleted:
+            return
+        when = entry.next_due.timestamp() - self.settings.claim_ahead
+        heapq.heappush(self._heap, (when, next(self._seq), entry.key, entry.token, CLAIM, entry.next_due))
+        self._wake.set()
+
+    def _push_fire(self, entry: Entry, due: datetime, token: int) -> None:
+        heapq.heappush(self._heap, (due.timestamp(), next(self._seq), entry.key, token, FIRE, due))
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Sleep until the earliest due item; dispatch it; repeat. Never returns."""
+        while True:
+            self.heartbeat = time.monotonic()
+            self._wake.clear()
+            if not self._heap:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 5.0)
+                continue
+            when = self._heap[0][0]
+            delay = when - time.time()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), min(delay, 5.0))
+                continue
+            _, _, key, token, action, due = heapq.heappop(self._heap)
+            entry = self.book.get(key)
+            if entry is None or entry.token != token:
+                continue
+            if action == CLAIM:
+                self._spawn(self._claim_and_fire(entry, due, token, Trigger.schedule))
+            else:
+                self._fire(entry, due, token)
+
+    async def _claim_and_fire(
+        self,
+        entry: Entry,
+        due: datetime,
+        token: int,
+        trigger: Trigger,
+        missed: int = 0,
+        missed_from: datetime | None = None,
+    ) -> None:
+        verdict = await self._claim(entry, due)
+        if entry.token != token or entry.deleted:
+            return
+        if verdict != ClaimVerdict.MINE:
+            log.info("%s/%s: %s is %s elsewhere; not firing it here", *entry.key, due, verdict)
+            if trigger is Trigger.schedule and entry.spec is not None:
+                entry.next_due = planning.next_after_run(entry.spec, due, utcnow(), entry.created)
+                self._push(entry)
+            return
+        if trigger is Trigger.schedule:
+            self._push_fire(entry, due, token)
+        else:
+            self._start_run(entry, due, trigger, missed=missed, missed_from=missed_from)
+
+    async def _claim(self, entry: Entry, due: datetime) -> str:
+        holder = self.settings.instance
+        rid = planning.run_id(entry.uid, due)
+        claim = entry.status.get("claim") or {}
+        other = claim.get("holder")
+        alive = False
+        if other and other != holder and claim.get("scheduledTime") == planning.rfc3339(due):
+            alive = await self.lease.is_alive(other)
+        verdict = ClaimVerdict.DONE
+
+        def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
+            nonlocal verdict
+            verdict = planning.judge_claim(obj.get("status") or {}, due, holder, utcnow(), alive)
+            if verdict != ClaimVerdict.MINE:
+                return None
+            return {**planning.claim_patch(due, rid, holder), "nextRunTime": planning.rfc3339(due)}
+
+        try:
+            await self._write(entry, compute, "claim")
+        except Gone:
+            return ClaimVerdict.DONE
+        return verdict
+
+    def _fire(self, entry: Entry, due: datetime, token: int) -> None:
+        spec = entry.spec
+        if spec is None:
+            return
+        entry.next_due = planning.next_after_run(spec, due, utcnow(), entry.created)
+        self._push(entry)
+        self._start_run(entry, due, Trigger.schedule)
+
+    def _start_run(
+        self,
+        entry: Entry,
+        due: datetime,
+        trigger: Trigger,
+        *,
+        trigger_value: str | None = None,
+        missed: int = 0,
+        missed_from: datetime | None = None,
+    ) -> None:
+        spec = entry.spec
+        if spec is None:
+            return
+        rid = planning.run_id(entry.uid, due, trigger_value)
+        if entry.running and spec.concurrency_policy is ConcurrencyPolicy.Forbid:
+            record = RunRecord(
+                id=rid,
+                scheduled_time=due,
+                result=RunResult.Skipped,
+                trigger=trigger,
+                error="skipped: the previous run is still running (concurrencyPolicy Forbid)",
+            )
+            self._spawn(self._finish(entry, spec, record, trigger_value, missed))
+            return
+        if entry.running and spec.concurrency_policy is ConcurrencyPolicy.Replace:
+            for other_id, task in list(entry.running.items()):
+                entry.replaced.add(other_id)
+                task.cancel()
+        task = asyncio.create_task(
+            self._run(entry, spec, due, trigger, rid, trigger_value, missed, missed_from)
+        )
+        entry.running[rid] = task
+        task.add_done_callback(lambda _: entry.running.pop(rid, None))
+
+    # -- one run --------------------------------------------------------------------
+
+    async def _run(
+        self,
+        entry: Entry,
+        spec: CronJobSpecSpec,
+        due: datetime,
+        trigger: Trigger,
+        rid: str,
+        trigger_value: str | None,
+        missed: int,
+        missed_from: datetime | None,
+    ) -> None:
+        start = utcnow()
+        try:
+            async with self._runs:
+                self.metrics.in_flight.inc()
+                try:
+                    record = await self._execute(entry, spec, due, trigger, rid, trigger_value, start)
+                finally:
+                    self.metrics.in_flight.dec()
+        except asyncio.CancelledError:
+            if rid not in entry.replaced:
+                raise
+            entry.replaced.discard(rid)
+            finish = utcnow()
+            record = RunRecord(
+                id=rid,
+                scheduled_time=due,
+                start_time=start,
+                finish_time=finish,
+                duration_ms=int((finish - start).total_seconds() * 1000),
+                result=RunResult.Cancelled,
+                trigger=trigger,
+                error="cancelled: replaced by a newer run (concurrencyPolicy Replace)",
+            )
+        if missed and missed_from is not None and record.error is None:
+            record.error = (
+                f"catch-up run; {missed} earlier run(s) missed from {planning.rfc3339(missed_from)}"
+            )
+        await self._finish(entry, spec, record, trigger_value, missed)
+
+    async def _execute(
+        self,
+        entry: Entry,
+        spec: CronJobSpecSpec,
+        due: datetime,
+        trigger: Trigger,
+        rid: str,
+        trigger_value: str | None,
+        start: datetime,
+    ) -> RunRecord:
+        if trigger is not Trigger.manual:
+            self.metrics.fire_skew.observe((start - due).total_seconds())
+        deadline = spec.starting_deadline_seconds
+        if deadline is not None and trigger is Trigger.schedule and (start - due).total_seconds() > deadline:
+            return RunRecord(
+                id=rid,
+                scheduled_time=due,
+                result=RunResult.Missed,
+                trigger=trigger,
+                error=f"missed: could not start within startingDeadlineSeconds ({deadline}s)",
+            )
+        target = spec.http
+        assert target is not None
+        namespace = entry.key[0]
+        try:
+            secret_headers = {
+                header.name: (
+                    await self.secrets.value(namespace, header.secret_key_ref, f"spec.http.headersFrom[{i}]")
+                ).decode()
+                for i, header in enumerate(target.headers_from or [])
+            }
+            signing_key = (
+                await self.secrets.value(
+                    namespace, target.signing.secret_key_ref, "spec.http.signing.secretKeyRef"
+                )
+                if target.signing
+                else None
+            )
+        except SecretProblem as problem:
+            await self._flag_secret_problem(entry, problem)
+            return RunRecord(
+                id=rid,
+                scheduled_time=due,
+                start_time=start,
+                result=RunResult.Failed,
+                trigger=trigger,
+                error=str(problem),
+            )
+        request = http_executor.plan_from_target(
+            target,
+            spec.retry,
+            secret_headers,
+            signing_key,
+            planning.idempotency_key(entry.uid, due, trigger_value),
+        )
+        outcome = await http_executor.execute(self.http, request, version=self.settings.version)
+        finish = utcnow()
+        return RunRecord(
+            id=rid,
+            scheduled_time=due,
+            start_time=outcome.started_at,
+            finish_time=finish,
+            duration_ms=outcome.duration_ms,
+            result=RunResult.Succeeded if outcome.succeeded else RunResult.Failed,
+            trigger=trigger,
+            attempts=outcome.attempts,
+            response_code=outcome.response_code,
+            response_body=outcome.response_body,
+            error=outcome.error,
+        )
+
+    async def _flag_secret_problem(self, entry: Entry, problem: SecretProblem) -> None:
+        """A missing Secret is bad content: say so in a condition and an Event; keep the
+        schedule, so the next run succeeds once the Secret exists."""
+        message = str(problem)
+
+        def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
+            status = obj.get("status") or {}
+            generation = int(obj["metadata"].get("generation", 1))
+            conditions = planning.conditions_for(
+                status,
+                generation,
+                utcnow(),
+                Problem(problem.field, message.split(": ", 1)[-1]),
+                Phase.Invalid,
+            )
+            return {"phase": str(Phase.Invalid), "conditions": conditions}
+
+        with contextlib.suppress(Gone):
+            await self._write(entry, compute, "invalid")
+        self.events.post(entry.obj, "Warning", "SecretNotFound", message)
+
+    async def _finish(
+        self,
+        entry: Entry,
+        spec: CronJobSpecSpec,
+        record: RunRecord,
+        trigger_value: str | None,
+        missed: int,
+    ) -> None:
+        now = utcnow()
+        self.metrics.runs.labels(result=str(record.result), trigger=str(record.trigger)).inc()
+        if record.duration_ms is not None:
+            self.metrics.run_duration.observe(record.duration_ms / 1000)
+        try:
+            await self._write(
+                entry,
+                lambda obj: planning.record_patch(
+                    obj.get("status") or {},
+                    record,
+                    spec=spec,
+                    generation=int(obj["metadata"].get("generation", 1)),
+                    next_due=entry.next_due,
+                    now=now,
+                    missed=missed,
+                    trigger_value=trigger_value,
+                ),
+                "result",
+            )
+        except Gone:
+            return
+        if record.result is RunResult.Succeeded:
+            self.events.post(entry.obj, "Normal", "RunSucceeded", _run_message(record))
+        else:
+            self.events.post(entry.obj, "Warning", f"Run{record.result}", _run_message(record))
+
+    # -- writes ---------------------------------------------------------------------
+
+    async def _write(
+        self, entry: Entry, compute: Callable[[dict[str, Any]], dict[str, Any] | None], kind: str
+    ) -> dict[str, Any] | None:
+        """A status patch conditional on the resourceVersion it was computed from.
+
+        On 409 the object is read again and the patch recomputed from the fresh status, so
+        no other writer's change (a second operator, a user) is ever overwritten.
+        """
+        namespace, name = entry.key
+        async with entry.lock, self._writes:
+            for _ in range(WRITE_ATTEMPTS):
+                if entry.deleted:
+                    raise Gone
+                patch = compute(entry.obj)
+                if patch is None:
+                    return None
+                started = time.perf_counter()
+                try:
+                    written = await self.kube.patch_status(
+                        namespace, name, patch, entry.obj["metadata"]["resourceVersion"]
+                    )
+                except ApiError as error:
+                    if error.status == 404:
+                        raise Gone from error
+                    if error.status != 409:
+                        raise
+                    self.metrics.write_conflicts.inc()
+                    try:
+                        entry.observe(await self.kube.get(cronjobspec_path(namespace, name)))
+                    except ApiError as read_error:
+                        if read_error.status == 404:
+                            raise Gone from read_error
+                        raise
+                    continue
+                finally:
+                    self.metrics.api_writes.labels(kind=kind).observe(time.perf_counter() - started)
+                entry.observe(written)
+                return written
+        raise RuntimeError(
+            f"status of {namespace}/{name} kept changing; gave up after {WRITE_ATTEMPTS} attempts"
+        )
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("scheduler task failed", exc_info=task.exception())
+
+    async def shutdown(self) -> None:
+        runs = [t for e in self.book.values() for t in e.running.values()]
+        for task in [*self._tasks, *runs]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *runs, return_exceptions=True)
+
+
+def _describe_target(spec: CronJobSpecSpec) -> str:
+    if spec.http is not None:
+        return f"{spec.http.method} {spec.http.url}"[:120]
+    assert spec.workflow is not None
+    if spec.workflow.template_ref is not None:
+        return f"{spec.workflow.template_ref.kind}/{spec.workflow.template_ref.name}"
+    manifest = spec.workflow.manifest or {}
+    return f"{manifest.get('kind', '?')} ({manifest.get('apiVersion', '?')})"
+
+
+def _run_message(record: RunRecord) -> str:
+    parts = [f"run {record.id} ({record.trigger})", str(record.result)]
+    if record.response_code is not None:
+        parts.append(f"HTTP {record.response_code}")
+    if record.duration_ms is not None:
+        parts.append(f"{record.duration_ms} ms")
+    if record.error:
+        parts.append(record.error)
+    return ": ".join(parts[:2]) + (", " + ", ".join(parts[2:]) if len(parts) > 2 else "")

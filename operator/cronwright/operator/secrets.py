@@ -1,0 +1,53 @@
+"""Secret values for headersFrom and signing keys, read at run time with a short cache.
+
+A few seconds of caching turns thousands of runs a minute into a handful of reads, and
+a rotated Secret is still picked up almost at once. Values never reach a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+
+from cronwright.core.kube import ApiError, Kube
+from cronwright.core.models import SecretKeyRef
+
+TTL_SECONDS = 10.0
+
+
+class SecretProblem(Exception):
+    """A referenced Secret or key is missing; `field` names the spec field to fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class SecretCache:
+    def __init__(self, kube: Kube, ttl: float = TTL_SECONDS) -> None:
+        self._kube = kube
+        self._ttl = ttl
+        self._cache: dict[tuple[str, str], tuple[float, dict[str, str] | None]] = {}
+
+    async def _data(self, namespace: str, name: str) -> dict[str, str] | None:
+        key = (namespace, name)
+        cached = self._cache.get(key)
+        if cached and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        try:
+            secret = await self._kube.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
+            data: dict[str, str] | None = secret.get("data") or {}
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            data = None
+        self._cache[key] = (time.monotonic(), data)
+        return data
+
+    async def value(self, namespace: str, ref: SecretKeyRef, field: str) -> bytes:
+        data = await self._data(namespace, ref.name)
+        if data is None:
+            raise SecretProblem(field, f'Secret "{ref.name}" not found in namespace "{namespace}"')
+        if ref.key not in data:
+            raise SecretProblem(field, f'Secret "{ref.name}" has no key "{ref.key}"')
+        return base64.b64decode(data[ref.key])
