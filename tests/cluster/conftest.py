@@ -26,7 +26,9 @@ def start_operator(
     """Start `cronwright operator` processes watching the test's namespace only."""
     started: list[OperatorProcess] = []
 
-    def start(instance: str = "op-1", claim_ahead: float = 2.0, extra: tuple[str, ...] = ()) -> OperatorProcess:
+    def start(
+        instance: str = "op-1", claim_ahead: float = 2.0, extra: tuple[str, ...] = ()
+    ) -> OperatorProcess:
         process = OperatorProcess(cluster.kubeconfig, namespace, tmp_path, instance, claim_ahead, extra)
         started.append(process)
         return process.start()

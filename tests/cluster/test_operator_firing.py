@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from cronwright.core.signing import verify
 from cronwright.operator.planning import parse_time
+
 from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, status, wait_for
 from tests.support.operator_process import OperatorProcess
@@ -47,7 +49,9 @@ def test_every_sends_the_described_request(
         },
     )
     apply(cluster, namespace, secret, job)
-    requests = wait_for(lambda: receiver.at("/every")[:3] if len(receiver.at("/every")) >= 3 else None, 20, "3 runs")
+    requests = wait_for(
+        lambda: receiver.at("/every")[:3] if len(receiver.at("/every")) >= 3 else None, 20, "3 runs"
+    )
 
     for request in requests:
         assert request.method == "PUT"
@@ -56,12 +60,16 @@ def test_every_sends_the_described_request(
         assert request.headers["x-team"] == "blue"
         assert request.headers["authorization"] == "Bearer s3cret"
         assert request.headers["user-agent"].startswith("cronwright/")
-        assert verify(b"signing-key", request.body, request.headers["x-cronwright-signature"], now=int(time.time()))
-        assert not verify(b"wrong-key", request.body, request.headers["x-cronwright-signature"], now=int(time.time()))
+        assert verify(
+            b"signing-key", request.body, request.headers["x-cronwright-signature"], now=int(time.time())
+        )
+        assert not verify(
+            b"wrong-key", request.body, request.headers["x-cronwright-signature"], now=int(time.time())
+        )
     keys = [r.headers["idempotency-key"] for r in requests]
     assert len(set(keys)) == 3, "each run has its own idempotency key"
     scheduled = [parse_time(r.scheduled) for r in requests]
-    assert [b - a for a, b in zip(scheduled, scheduled[1:], strict=False)] == [timedelta(seconds=1)] * 2
+    assert [b - a for a, b in itertools.pairwise(scheduled)] == [timedelta(seconds=1)] * 2
     assert all(0 <= offset < LATE for offset in _arrival_offsets(requests))
 
     def recorded() -> dict | None:
@@ -82,7 +90,9 @@ def test_cron_with_seconds_field_fires_on_matching_seconds(
     cluster: Cluster, namespace: str, receiver: Receiver, operator: OperatorProcess
 ) -> None:
     apply(cluster, namespace, cronjobspec("even", {"cron": "*/2 * * * * *"}, {"url": receiver.url("/even")}))
-    requests = wait_for(lambda: receiver.at("/even") if len(receiver.at("/even")) >= 3 else None, 20, "3 runs")
+    requests = wait_for(
+        lambda: receiver.at("/even") if len(receiver.at("/even")) >= 3 else None, 20, "3 runs"
+    )
     seconds = [parse_time(r.scheduled).second for r in requests]
     assert all(s % 2 == 0 for s in seconds), seconds
     assert all(0 <= offset < LATE for offset in _arrival_offsets(requests))
@@ -106,17 +116,25 @@ def test_wall_clock_forms_fire_at_the_next_minute_in_their_zones(
             "Australia/Lord_Howe",
             lambda w: {"frequency": "weekly", "time": f"{w:%H:%M}", "dayOfWeek": (w.weekday() + 1) % 7},
         ),
-        ("monthly", "Europe/London", lambda w: {"frequency": "monthly", "time": f"{w:%H:%M}", "dayOfMonth": w.day}),
+        (
+            "monthly",
+            "Europe/London",
+            lambda w: {"frequency": "monthly", "time": f"{w:%H:%M}", "dayOfMonth": w.day},
+        ),
     ]:
         wall = boundary.astimezone(ZoneInfo(zone))
         jobs.append(cronjobspec(name, {**make(wall), "timeZone": zone}, {"url": receiver.url(f"/{name}")}))
     apply(cluster, namespace, *jobs)
     for name in ("cron5", "daily", "weekly", "monthly"):
-        current = wait_for(lambda n=name: status(cluster, namespace, n).get("nextRunTime"), 10, f"{name} planned")
+        current = wait_for(
+            lambda n=name: status(cluster, namespace, n).get("nextRunTime"), 10, f"{name} planned"
+        )
         assert parse_time(current) == boundary, name
 
     wait_until = boundary.timestamp() + 5
-    wait_for(lambda: all(receiver.at(f"/{n}") for n in ("cron5", "daily", "weekly", "monthly")), 75, "all four")
+    wait_for(
+        lambda: all(receiver.at(f"/{n}") for n in ("cron5", "daily", "weekly", "monthly")), 75, "all four"
+    )
     time.sleep(max(0.0, wait_until - time.time()))
     for name in ("cron5", "daily", "weekly", "monthly"):
         requests = receiver.at(f"/{name}")
@@ -137,7 +155,9 @@ def test_at_and_delay_fire_once_and_complete(
     )
     for name in ("once", "later"):
         done = wait_for(
-            lambda n=name: (s := status(cluster, namespace, n)).get("phase") == "Completed" and s, 20, f"{name} done"
+            lambda n=name: (s := status(cluster, namespace, n)).get("phase") == "Completed" and s,
+            20,
+            f"{name} done",
         )
         assert "nextRunTime" not in done
         assert done["counters"]["runs"] == 1

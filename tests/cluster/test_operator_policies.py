@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from cronwright.operator.planning import parse_time
+
 from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, merge_patch, status, wait_for
 from tests.support.operator_process import OperatorProcess
@@ -23,7 +24,9 @@ def test_pause_stops_runs_and_resume_does_not_make_up_for_them(
     apply(cluster, namespace, cronjobspec("p", {"every": "1s"}, {"url": receiver.url("/p")}))
     wait_for(lambda: len(receiver.at("/p")) >= 2, 15, "runs before pause")
     merge_patch(cluster, namespace, "p", {"spec": {"suspend": True}})
-    paused = wait_for(lambda: (s := status(cluster, namespace, "p")).get("phase") == "Paused" and s, 10, "Paused")
+    paused = wait_for(
+        lambda: (s := status(cluster, namespace, "p")).get("phase") == "Paused" and s, 10, "Paused"
+    )
     assert "nextRunTime" not in paused
     time.sleep(1.5)  # a run claimed just before the pause may still land
     during = len(receiver.at("/p"))
@@ -58,7 +61,9 @@ def test_trigger_annotation_fires_once_per_new_value(
     cluster.kubectl_run("label", "cjs", "t", "-n", namespace, "touched=yes")  # another event, same value
     time.sleep(2)
     assert len(receiver.at("/t")) == 1, "the same value never fires twice"
-    cluster.kubectl_run("annotate", "--overwrite", "cjs", "t", "-n", namespace, "cronwright.io/trigger=second")
+    cluster.kubectl_run(
+        "annotate", "--overwrite", "cjs", "t", "-n", namespace, "cronwright.io/trigger=second"
+    )
     wait_for(lambda: len(receiver.at("/t")) == 2, 10, "second manual run")
 
 
@@ -108,7 +113,9 @@ def test_replace_cancels_the_run_in_flight(
 def test_retries_with_backoff_keep_the_idempotency_key(
     cluster: Cluster, namespace: str, receiver: Receiver, operator: OperatorProcess
 ) -> None:
-    receiver.script("/flaky", Reply(status=503), Reply(status=429, headers={"Retry-After": "1"}), Reply(status=200))
+    receiver.script(
+        "/flaky", Reply(status=503), Reply(status=429, headers={"Retry-After": "1"}), Reply(status=200)
+    )
     apply(
         cluster,
         namespace,
@@ -175,10 +182,14 @@ def test_history_is_bounded_newest_first(
 ) -> None:
     apply(cluster, namespace, cronjobspec("h", {"every": "1s"}, {"url": receiver.url("/h")}, historyLimit=3))
     current = wait_for(
-        lambda: (s := status(cluster, namespace, "h")).get("counters", {}).get("runs", 0) >= 5 and s, 20, "5 runs"
+        lambda: (s := status(cluster, namespace, "h")).get("counters", {}).get("runs", 0) >= 5 and s,
+        20,
+        "5 runs",
     )
     history = current["history"]
     assert len(history) == 3
-    assert [h["scheduledTime"] for h in history] == sorted((h["scheduledTime"] for h in history), reverse=True)
+    assert [h["scheduledTime"] for h in history] == sorted(
+        (h["scheduledTime"] for h in history), reverse=True
+    )
     assert len({h["id"] for h in history}) == 3
     assert history[0]["id"] == current["lastRun"]["id"]

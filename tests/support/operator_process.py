@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from cronwright.core.controlplane.cluster import die_with_parent, free_port
 
 

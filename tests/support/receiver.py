@@ -60,7 +60,11 @@ class Receiver:
                 with receiver._lock:
                     receiver.requests.append(
                         Received(
-                            time.time(), self.command, path, {k.lower(): v for k, v in self.headers.items()}, body
+                            time.time(),
+                            self.command,
+                            path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
                         )
                     )
                     script = receiver._scripts[path]

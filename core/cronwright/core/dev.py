@@ -7,13 +7,45 @@ stale file never points at a dead cluster.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
-from cronwright.core.controlplane.cluster import ControlPlane
+import httpx
+from cronwright.core.controlplane.cluster import ControlPlane, die_with_parent, free_port
+
+
+def _start_operator(kubeconfig: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The operator as a child process (the same command a pod runs), logs in the state dir."""
+    port = free_port()
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cronwright.core.cli",
+                "operator",
+                f"--kubeconfig={kubeconfig}",
+                f"--port={port}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return process, url
+        time.sleep(0.2)
+    raise RuntimeError(f"the operator did not become ready; see {log}")
 
 
 def run(state_dir: str, namespace: str) -> int:
@@ -27,17 +59,27 @@ def run(state_dir: str, namespace: str) -> int:
     print("[cronwright] starting the local control plane ...", flush=True)
     plane = ControlPlane(workdir=cluster_dir).start()
     info_path = state / "dev.json"
+    children: list[subprocess.Popen[bytes]] = []
     try:
         if namespace != "default":
             plane.run_kubectl("create", "namespace", namespace, check=False)
-        info = {"kubeconfig": str(plane.kubeconfig), "namespace": namespace, "server": plane.server}
+        print("[cronwright] starting the operator ...", flush=True)
+        operator, metrics_url = _start_operator(plane.kubeconfig, state / "operator.log")
+        children.append(operator)
+        info = {
+            "kubeconfig": str(plane.kubeconfig),
+            "namespace": namespace,
+            "server": plane.server,
+            "metrics_url": f"{metrics_url}/metrics",
+        }
         info_path.write_text(json.dumps(info, indent=2) + "\n")
         print(
             f"""
 cronwright dev is running. Ctrl-C stops everything.
 
   kubeconfig: {plane.kubeconfig}
-  state:      {info_path}
+  metrics:    {metrics_url}/metrics
+  state:      {info_path} (operator log: {state / "operator.log"})
 
   export KUBECONFIG={plane.kubeconfig}
   {plane.kubectl} apply -f crds/examples/cron.yaml
@@ -50,6 +92,12 @@ cronwright dev is running. Ctrl-C stops everything.
     finally:
         print("[cronwright] stopping ...", flush=True)
         info_path.unlink(missing_ok=True)
+        for child in children:
+            child.terminate()
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
         plane.stop()
         shutil.rmtree(cluster_dir, ignore_errors=True)
     return 0

@@ -167,9 +167,9 @@ def main(options: Options) -> int:
         verbose=False,
         log_format=kopf.LogFormat.JSON if options.log_format == "json" else kopf.LogFormat.FULL,
     )
-    logging.getLogger("httpx").setLevel(
-        logging.WARNING
-    )  # one line per request is noise, and URLs may hold tokens
+    # One line per request or per watch event is noise; URLs may also hold tokens.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(options))
     return 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -545,6 +546,16 @@ class Scheduler:
             secret_headers,
             signing_key,
             planning.idempotency_key(entry.uid, due, trigger_value),
+        )
+        # Receivers learn which run this is without keeping state of their own.
+        request = dataclasses.replace(
+            request,
+            headers={
+                **request.headers,
+                "X-Cronwright-Scheduled-Time": planning.rfc3339(due),
+                "X-Cronwright-Run-Id": rid,
+                "X-Cronwright-Trigger": str(trigger),
+            },
         )
         outcome = await http_executor.execute(self.http, request, version=self.settings.version)
         finish = utcnow()

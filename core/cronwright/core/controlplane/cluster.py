@@ -39,8 +39,8 @@ SERVICE_CIDR = "10.96.0.0/16"
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec."""
+def die_with_parent() -> None:
+    """preexec_fn of every child: the kernel kills it when its parent dies."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -165,7 +165,7 @@ class ControlPlane:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         process = _Process(name, popen, log)
         self._processes.append(process)

@@ -1,0 +1,77 @@
+"""What the operator leaves on resources and shows about itself: GitOps tools must see
+no drift, and operators of the operator need metrics, probes and bounded Events."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from tests.support.cluster import Cluster
+from tests.support.kubectl import apply, cronjobspec, events, status, wait_for
+from tests.support.operator_process import OperatorProcess
+from tests.support.receiver import Receiver, Reply
+
+
+def test_operator_writes_status_only(
+    cluster: Cluster, namespace: str, receiver: Receiver, operator: OperatorProcess
+) -> None:
+    apply(cluster, namespace, cronjobspec("clean", {"every": "1s"}, {"url": receiver.url("/clean")}))
+    wait_for(
+        lambda: (status(cluster, namespace, "clean").get("counters") or {}).get("runs", 0) >= 3, 15, "runs"
+    )
+    obj = json.loads(
+        cluster.kubectl_run(
+            "get", "cjs", "clean", "-n", namespace, "-o", "json", "--show-managed-fields"
+        ).stdout
+    )
+    meta = obj["metadata"]
+    assert meta["generation"] == 1, "spec was never written"
+    assert "finalizers" not in meta
+    assert not [a for a in meta.get("annotations", {}) if "kopf" in a]
+    operator_fields = [m for m in meta["managedFields"] if m["manager"] != "kubectl-client-side-apply"]
+    assert operator_fields and all(m.get("subresource") == "status" for m in operator_fields), operator_fields
+
+
+def test_metrics_and_probes(
+    cluster: Cluster, namespace: str, receiver: Receiver, operator: OperatorProcess
+) -> None:
+    apply(cluster, namespace, cronjobspec("m", {"every": "1s"}, {"url": receiver.url("/m")}))
+    wait_for(lambda: len(receiver.at("/m")) >= 2, 15, "runs")
+    text = wait_for(
+        lambda: next((t for t in [operator.metrics()] if 'result="Succeeded"' in t), None), 10, "metrics"
+    )
+    for name in (
+        "cronwright_runs_total",
+        "cronwright_fire_skew_seconds_bucket",
+        "cronwright_runs_in_flight",
+        "cronwright_schedule_book_size 1.0",
+        "cronwright_api_write_seconds_bucket",
+    ):
+        assert name in text, name
+    assert 'le="0.005"' in text, "millisecond buckets"
+    assert httpx.get(f"{operator.base_url}/healthz").status_code == 200
+    assert httpx.get(f"{operator.base_url}/readyz").json()["ok"] is True
+
+
+def test_events_are_rate_limited_per_resource(
+    cluster: Cluster, namespace: str, receiver: Receiver, operator: OperatorProcess
+) -> None:
+    receiver.script("/failing", default=Reply(status=500))
+    apply(cluster, namespace, cronjobspec("noisy", {"every": "1s"}, {"url": receiver.url("/failing")}))
+    wait_for(
+        lambda: (status(cluster, namespace, "noisy").get("counters") or {}).get("failed", 0) >= 10,
+        20,
+        "10 runs",
+    )
+    posted = [e for e in events(cluster, namespace, "noisy") if e["reason"] == "RunFailed"]
+    assert 1 <= len(posted) <= 6, f"{len(posted)} events for 10+ failed runs"
+    assert (
+        "suppressed" not in operator.metrics() or "cronwright_events_suppressed_total" in operator.metrics()
+    )
+    suppressed = [
+        line
+        for line in operator.metrics().splitlines()
+        if line.startswith("cronwright_events_suppressed_total")
+    ]
+    assert suppressed and float(suppressed[0].split()[-1]) >= 4
