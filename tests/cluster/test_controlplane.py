@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from cronwright.core.controlplane.binaries import pinned_versions
 from cronwright.core.controlplane.cluster import ControlPlane
-
 from tests.support.cluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from cronwright.core.signing import verify
 from cronwright.operator.planning import parse_time
-
 from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, status, wait_for
 from tests.support.operator_process import OperatorProcess

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from cronwright.core.controlplane.cluster import die_with_parent, free_port
 
 

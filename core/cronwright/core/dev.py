@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from cronwright.core.controlplane.cluster import ControlPlane, die_with_parent, free_port
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from cronwright.core import models
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+
+from cronwright.core import models
 
 CRD_PATH = f"/apis/{models.GROUP}/{models.VERSION}"
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
 from cronwright.core import models
 from cronwright.core.kube import ApiError, Kube
 from cronwright.operator.metrics import Metrics

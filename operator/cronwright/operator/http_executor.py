@@ -24,6 +24,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
+
 from cronwright.core.models import HttpTarget, Retry, Signing
 from cronwright.core.signing import sign
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import kopf
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
 from cronwright.core import models
 from cronwright.core.kube import Credentials, Kube, load_credentials
 from cronwright.operator import http_executor
@@ -27,7 +29,6 @@ from cronwright.operator.events import EventRecorder
 from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.scheduler import Scheduler, Settings
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 log = logging.getLogger("cronwright.operator")
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from cronwright.core import schedule as schedule_math
 from cronwright.core.models import (
     CronJobSpecSpec,
@@ -20,7 +22,6 @@ from cronwright.core.models import (
     RunRecord,
     RunResult,
 )
-from pydantic import ValidationError
 
 TRIGGER_ANNOTATION = "cronwright.io/trigger"
 MISSED_COUNT_CAP = 10_000

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
 from cronwright.core import schedule as schedule_math
 from cronwright.core.kube import ApiError, Kube, cronjobspec_path
 from cronwright.core.models import ConcurrencyPolicy, CronJobSpecSpec, Phase, RunRecord, RunResult, Trigger

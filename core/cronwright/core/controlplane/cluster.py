@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 import yaml
+
 from cronwright.core.controlplane import certs
 from cronwright.core.controlplane.binaries import Binaries, ensure_binaries
 

@@ -1,0 +1,192 @@
+"""The operator's decisions as pure functions: catch-up, claims, status after a run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cronwright.core.models import CronJobSpecSpec, RunRecord, RunResult, Trigger
+from cronwright.operator.planning import (
+    ClaimVerdict,
+    Problem,
+    judge_claim,
+    parse_spec,
+    plan,
+    record_patch,
+    rfc3339,
+    run_id,
+    sync_patch,
+)
+
+T0 = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+
+
+def spec(schedule: dict, **extra: object) -> CronJobSpecSpec:
+    return CronJobSpecSpec.model_validate(
+        {"schedule": schedule, "http": {"url": "http://127.0.0.1:1/"}, **extra}
+    )
+
+
+def test_new_resource_plans_its_first_run_after_creation() -> None:
+    result = plan(spec({"every": "10s"}), {}, created=T0, generation=1, now=T0 + timedelta(seconds=1))
+    assert result.next_due == T0 + timedelta(seconds=10)
+    assert result.catch_up is None and result.missed == 0
+
+
+def test_downtime_yields_one_catch_up_for_the_latest_missed_time() -> None:
+    status = {"observedGeneration": 1, "nextRunTime": rfc3339(T0 + timedelta(seconds=10)), "phase": "Active"}
+    now = T0 + timedelta(seconds=65)
+    result = plan(spec({"every": "10s"}), status, created=T0, generation=1, now=now)
+    assert result.catch_up == T0 + timedelta(seconds=60)
+    assert result.missed == 5  # 10, 20, 30, 40, 50 given up; 60 fired late
+    assert result.next_due == T0 + timedelta(seconds=70)
+
+
+def test_downtime_past_the_starting_deadline_fires_nothing() -> None:
+    status = {"observedGeneration": 1, "nextRunTime": rfc3339(T0 + timedelta(seconds=10)), "phase": "Active"}
+    now = T0 + timedelta(seconds=65)
+    result = plan(
+        spec({"every": "10s"}, startingDeadlineSeconds=3), status, created=T0, generation=1, now=now
+    )
+    assert result.catch_up is None
+    assert result.missed == 6
+    assert result.next_due == T0 + timedelta(seconds=70)
+
+
+def test_resume_after_pause_plans_from_now() -> None:
+    status = {"observedGeneration": 1, "phase": "Paused", "lastScheduleTime": rfc3339(T0)}
+    now = T0 + timedelta(hours=3, seconds=5)
+    result = plan(spec({"every": "10s"}), status, created=T0, generation=2, now=now)
+    assert result.next_due == T0 + timedelta(hours=3, seconds=10)
+    assert result.missed == 0 and result.catch_up is None
+
+
+def test_completed_one_shot_never_fires_again() -> None:
+    status = {"observedGeneration": 1, "phase": "Completed", "lastScheduleTime": rfc3339(T0)}
+    result = plan(spec({"at": rfc3339(T0)}), status, created=T0, generation=1, now=T0 + timedelta(days=1))
+    assert result.next_due is None and result.catch_up is None
+
+
+def test_long_downtime_of_an_every_second_job_is_cheap_and_counted() -> None:
+    status = {"observedGeneration": 1, "nextRunTime": rfc3339(T0 + timedelta(seconds=1)), "phase": "Active"}
+    result = plan(spec({"cron": "* * * * * *"}), status, created=T0, generation=1, now=T0 + timedelta(days=1))
+    assert result.catch_up == T0 + timedelta(days=1)
+    assert result.missed == 9_999  # counting stops at the cap
+
+
+@pytest.mark.parametrize(
+    ("claim", "last", "alive", "due_in", "verdict"),
+    [
+        (None, None, False, 5, ClaimVerdict.MINE),
+        ({"holder": "other"}, None, True, 5, ClaimVerdict.TAKEN),
+        ({"holder": "other"}, None, False, 5, ClaimVerdict.MINE),  # its holder is gone: take over
+        ({"holder": "other"}, None, False, 0, ClaimVerdict.DONE),  # may already have fired
+        ({"holder": "me"}, None, False, 5, ClaimVerdict.MINE),  # ours, from before a restart
+        ({"holder": "me"}, None, False, 0, ClaimVerdict.DONE),
+        (None, 0, False, 5, ClaimVerdict.DONE),  # already recorded
+    ],
+)
+def test_judge_claim(claim: dict | None, last: int | None, alive: bool, due_in: int, verdict: str) -> None:
+    now = T0
+    due = T0 + timedelta(seconds=due_in)
+    status: dict = {}
+    if claim is not None:
+        status["claim"] = {**claim, "scheduledTime": rfc3339(due), "runId": "x"}
+    if last is not None:
+        status["lastScheduleTime"] = rfc3339(due + timedelta(seconds=last))
+    assert judge_claim(status, due, "me", now, alive) == verdict
+
+
+def _record(i: int, result: RunResult = RunResult.Succeeded) -> RunRecord:
+    due = T0 + timedelta(seconds=i)
+    return RunRecord(
+        id=run_id("uid", due), scheduled_time=due, start_time=due, finish_time=due, result=result, attempts=1
+    )
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    limit=st.integers(min_value=0, max_value=10),
+    results=st.lists(st.sampled_from(list(RunResult)), max_size=25),
+)
+def test_history_bound_and_counters(limit: int, results: list[RunResult]) -> None:
+    job = spec({"every": "1s"}, historyLimit=limit)
+    status: dict = {}
+    for i, result in enumerate(results):
+        status = {
+            **status,
+            **record_patch(status, _record(i, result), spec=job, generation=1, next_due=T0, now=T0),
+        }
+    history = status.get("history", [])
+    assert len(history) == min(limit, len(results))
+    assert [h["id"] for h in history] == [
+        run_id("uid", T0 + timedelta(seconds=i)) for i in reversed(range(len(results)))
+    ][:limit]
+    if results:
+        counters = status["counters"]
+        assert counters["succeeded"] == results.count(RunResult.Succeeded)
+        assert counters["failed"] == results.count(RunResult.Failed) + results.count(RunResult.Cancelled)
+        assert counters["missed"] == results.count(RunResult.Missed)
+        assert counters["runs"] == counters["succeeded"] + counters["failed"]
+
+
+def test_manual_run_keeps_a_recurring_schedule_active() -> None:
+    record = _record(0).model_copy(update={"trigger": Trigger.manual})
+    patch = record_patch(
+        {}, record, spec=spec({"every": "1s"}), generation=1, next_due=None, now=T0, trigger_value="v"
+    )
+    assert patch["phase"] == "Active"
+    assert patch["lastTrigger"] == "v"
+    assert "lastScheduleTime" not in patch
+
+
+def test_one_shot_completes_after_its_run() -> None:
+    patch = record_patch({}, _record(0), spec=spec({"delaySeconds": 5}), generation=1, next_due=None, now=T0)
+    assert patch["phase"] == "Completed" and patch["nextRunTime"] is None
+
+
+def test_sync_patch_is_none_when_status_is_current() -> None:
+    kwargs = dict(
+        generation=3,
+        phase="Active",
+        next_due=T0,
+        schedule_text="every 1s",
+        target_text="POST x",
+        problem=None,
+        now=T0,
+    )
+    first = sync_patch({}, **kwargs)
+    assert first is not None
+    assert sync_patch(first, **{**kwargs, "now": T0 + timedelta(hours=1)}) is None
+    changed = sync_patch(first, **{**kwargs, "next_due": T0 + timedelta(seconds=1)})
+    assert changed is not None and changed["nextRunTime"] == rfc3339(T0 + timedelta(seconds=1))
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ({"schedule": {"cron": "61 * * * *"}, "http": {"url": "http://127.0.0.1/"}}, "spec.schedule.cron"),
+        (
+            {"schedule": {"every": "1s", "timeZone": "Nowhere/Land"}, "http": {"url": "http://127.0.0.1/"}},
+            "spec.schedule.timeZone",
+        ),
+        (
+            {"schedule": {"every": "1s"}, "http": {"url": "http://127.0.0.1/", "method": "FETCH"}},
+            "spec.http.method",
+        ),
+    ],
+)
+def test_parse_spec_names_the_bad_field(raw: dict, field: str) -> None:
+    problem = parse_spec(raw)
+    assert isinstance(problem, Problem)
+    assert problem.field == field
+
+
+def test_run_ids_are_stable_and_distinct() -> None:
+    assert run_id("u", T0) == run_id("u", T0)
+    assert run_id("u", T0) != run_id("u", T0 + timedelta(seconds=1))
+    assert run_id("u", T0) != run_id("v", T0)
+    assert run_id("u", T0, "a") != run_id("u", T0, "b")
