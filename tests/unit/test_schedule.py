@@ -17,7 +17,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from itertools import islice, takewhile
 from zoneinfo import ZoneInfo
 
@@ -58,6 +58,11 @@ def fires(schedule: Schedule, after: datetime, count: int) -> list[datetime]:
     return list(islice(iter_fire_times(schedule, after, CREATED), count))
 
 
+def fires_until(schedule: Schedule, after: datetime, until: datetime) -> list[datetime]:
+    """Fires in (after, until], at most MAX_COMPARED: a broken rule fails rather than hangs."""
+    return list(takewhile(lambda fire: fire <= until, fires(schedule, after, MAX_COMPARED)))
+
+
 # --- the reference ------------------------------------------------------------------------
 
 
@@ -85,11 +90,12 @@ ANCHORS = [(key, moment) for key in DST_ZONES for moment in transitions(key, 202
 
 
 def exists(zone: ZoneInfo, wall: datetime, fold: int) -> datetime | None:
+    """The instant ``wall`` names when read with ``fold``, or None if it does not exist."""
     instant = wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
     return instant if instant.astimezone(zone).replace(tzinfo=None) == wall else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def gap_end(key: str, wall_minute: datetime) -> datetime:
     """The first wall-clock minute after a gap (all these zones shift on whole minutes)."""
     zone = ZoneInfo(key)
@@ -174,7 +180,9 @@ def reference_never_fires(expression: str) -> bool:
         return False
     longest = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
     return all(
-        day > longest[m - 1] for day in reference_field(dom, 1, 31) for m in reference_field(month, 1, 12, MONTHS)
+        day > longest[m - 1]
+        for day in reference_field(dom, 1, 31)
+        for m in reference_field(month, 1, 12, MONTHS)
     )
 
 
@@ -183,7 +191,9 @@ def reference_never_fires(expression: str) -> bool:
 
 def leaning(favourites: list[int], low: int, high: int) -> st.SearchStrategy[int]:
     """Mostly one of ``favourites``: random crons and presets would rarely meet a transition."""
-    return st.integers(1, 10).flatmap(lambda roll: st.sampled_from(favourites) if roll <= 7 else st.integers(low, high))
+    return st.integers(1, 10).flatmap(
+        lambda roll: st.sampled_from(favourites) if roll <= 7 else st.integers(low, high)
+    )
 
 
 @st.composite
@@ -267,15 +277,14 @@ def check_cron(key: str, after: datetime, expression: str, window: timedelta, st
     validate(schedule)
     until = after + window
     expected = reference_fires(reference_matcher(expression), key, after, until, step)
-    actual = islice(iter_fire_times(schedule, after, CREATED), MAX_COMPARED)
-    assert list(takewhile(lambda fire: fire <= until, actual)) == expected[:MAX_COMPARED]
+    assert fires_until(schedule, after, until) == expected[:MAX_COMPARED]
     assert count_fire_times(schedule, after, until, CREATED, cap=50) == min(50, len(expected))
 
 
 # --- properties ---------------------------------------------------------------------------
 
 
-@settings(max_examples=150, deadline=None, database=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(data=st.data(), where=near_transition(before=4 * 3600, after=2 * 3600))
 def test_cron_fires_like_the_brute_force_reference(
     data: st.DataObject, where: tuple[str, datetime, datetime]
@@ -285,7 +294,7 @@ def test_cron_fires_like_the_brute_force_reference(
     check_cron(key, after, expression, timedelta(days=3), timedelta(minutes=1))
 
 
-@settings(max_examples=25, deadline=None, database=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(data=st.data(), where=near_transition(before=3600, after=1800))
 def test_seconds_field_fires_like_the_brute_force_reference(
     data: st.DataObject, where: tuple[str, datetime, datetime]
@@ -321,7 +330,7 @@ def preset_matcher(schedule: Schedule) -> Callable[[datetime], bool]:
     return lambda wall: wall.hour == hour and wall.minute == minute and on_day(wall)
 
 
-@settings(max_examples=150, deadline=None, database=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(data=st.data(), where=near_transition(before=30 * 3600, after=2 * 3600))
 def test_presets_fire_like_the_brute_force_reference(
     data: st.DataObject, where: tuple[str, datetime, datetime]
@@ -330,7 +339,7 @@ def test_presets_fire_like_the_brute_force_reference(
     schedule = data.draw(presets(local)).model_copy(update={"time_zone": key})
     until = after + timedelta(days=3)
     expected = reference_fires(preset_matcher(schedule), key, after, until, timedelta(minutes=1))
-    assert list(takewhile(lambda fire: fire <= until, iter_fire_times(schedule, after, CREATED))) == expected
+    assert fires_until(schedule, after, until) == expected
 
 
 @settings(max_examples=60, deadline=None, database=None)
@@ -351,7 +360,7 @@ def test_monthly_clamps_to_short_months_over_a_year(key: str, day: int, hour: in
         candidate = wall + timedelta(days=offset)
         if matches(candidate) and after < (instant := reference_instant(key, candidate)) <= until:
             expected.append(instant)
-    assert list(takewhile(lambda fire: fire <= until, iter_fire_times(schedule, after, CREATED))) == expected
+    assert fires_until(schedule, after, until) == expected
     assert len(expected) >= 13  # one a month: short months are clamped, never skipped
 
 
@@ -375,7 +384,9 @@ def test_every_is_creation_plus_whole_intervals(
     k = 1
     while created + k * interval <= after:
         k += 1
-    assert list(islice(iter_fire_times(schedule, after, created), 3)) == [created + j * interval for j in (k, k + 1, k + 2)]
+    assert list(islice(iter_fire_times(schedule, after, created), 3)) == [
+        created + j * interval for j in (k, k + 1, k + 2)
+    ]
     brute = sum(1 for j in range(k, k + span + 2) if created + j * interval <= until)
     assert count_fire_times(schedule, after, until, created, cap=10**9) == brute
     assert count_fire_times(schedule, after, until, created, cap=3) == min(3, brute)
@@ -404,16 +415,19 @@ def test_new_york_fall_back_daily_0130_fires_once_in_edt() -> None:
 def test_hourly_cron_fires_24_times_on_the_25_hour_day() -> None:
     schedule = Schedule(cron="0 * * * *", time_zone="America/New_York")
     start, end = utc(2026, 11, 1, 4), utc(2026, 11, 2, 5)  # local midnight to midnight: 25 hours
-    day = list(takewhile(lambda fire: fire < end, iter_fire_times(schedule, start - timedelta(seconds=1), CREATED)))
+    day = fires_until(schedule, start - timedelta(seconds=1), end - timedelta(seconds=1))
     assert len(day) == 24
     assert day[:3] == [utc(2026, 11, 1, 4), utc(2026, 11, 1, 5), utc(2026, 11, 1, 7)]  # no 06:00Z: 01:00 EST
-    assert count_fire_times(schedule, start - timedelta(seconds=1), end - timedelta(seconds=1), CREATED, 100) == 24
+    assert (
+        count_fire_times(schedule, start - timedelta(seconds=1), end - timedelta(seconds=1), CREATED, 100)
+        == 24
+    )
 
 
 def test_hourly_cron_fires_23_times_on_the_23_hour_day() -> None:
     schedule = Schedule(cron="0 * * * *", time_zone="America/New_York")
     start, end = utc(2026, 3, 8, 5), utc(2026, 3, 9, 4)
-    day = list(takewhile(lambda fire: fire < end, iter_fire_times(schedule, start - timedelta(seconds=1), CREATED)))
+    day = fires_until(schedule, start - timedelta(seconds=1), end - timedelta(seconds=1))
     assert len(day) == 23
     # 02:00 falls in the gap and 03:00 EDT is the transition itself: one run at 07:00Z
     assert day[:4] == [utc(2026, 3, 8, 5), utc(2026, 3, 8, 6), utc(2026, 3, 8, 7), utc(2026, 3, 8, 8)]
@@ -482,7 +496,12 @@ def test_cron_day_of_month_does_not_clamp() -> None:
 
 def test_cron_day_fields_are_ored_when_both_are_restricted() -> None:
     schedule = Schedule(cron="0 0 13 * fri")  # the 13th, and every Friday
-    assert fires(schedule, utc(2026, 2, 1), 4) == [utc(2026, 2, 6), utc(2026, 2, 13), utc(2026, 2, 20), utc(2026, 2, 27)]
+    assert fires(schedule, utc(2026, 2, 1), 4) == [
+        utc(2026, 2, 6),
+        utc(2026, 2, 13),
+        utc(2026, 2, 20),
+        utc(2026, 2, 27),
+    ]
 
 
 def test_weekly_day_0_is_sunday() -> None:
@@ -548,7 +567,10 @@ def test_macros(macro: str, first: datetime) -> None:
 
 def test_equal_range_is_one_value_not_the_whole_field() -> None:
     # croniter alone reads 5-5 as every minute; here it is minute 5.
-    assert fires(Schedule(cron="5-5 * * * *"), utc(2026, 1, 1), 2) == [utc(2026, 1, 1, 0, 5), utc(2026, 1, 1, 1, 5)]
+    assert fires(Schedule(cron="5-5 * * * *"), utc(2026, 1, 1), 2) == [
+        utc(2026, 1, 1, 0, 5),
+        utc(2026, 1, 1, 1, 5),
+    ]
 
 
 def test_naive_instants_are_refused() -> None:
@@ -576,6 +598,7 @@ def test_naive_instants_are_refused() -> None:
         (Schedule(cron="0 0 30 2 *"), "schedule.cron"),
         (Schedule(cron="0 9 * * 1", time_zone="Mars/Olympus_Mons"), "schedule.timeZone"),
         (Schedule(cron="0 9 * * 1", time_zone="../etc/passwd"), "schedule.timeZone"),
+        (Schedule(cron="0 9 * * 1", time_zone="America"), "schedule.timeZone"),
         (Schedule(every="500ms"), "schedule.every"),
         (Schedule(every="99999999999999999999h"), "schedule.every"),
     ],
@@ -589,7 +612,15 @@ def test_validate_names_the_field(schedule: Schedule, field: str) -> None:
 
 @pytest.mark.parametrize(
     "cron",
-    ["0 9 * * 1-5", "*/10 * * * * *", "0 0 ? * MON", "0 0 1 jan-mar,dec *", "0 0 30 2 1", "0 0 * * 0-7", "@weekly"],
+    [
+        "0 9 * * 1-5",
+        "*/10 * * * * *",
+        "0 0 ? * MON",
+        "0 0 1 jan-mar,dec *",
+        "0 0 30 2 1",
+        "0 0 * * 0-7",
+        "@weekly",
+    ],
 )
 def test_validate_accepts(cron: str) -> None:
     validate(Schedule(cron=cron, time_zone="Europe/London"))

@@ -28,6 +28,7 @@ MAX_HISTORY = 100
 MAX_TIMEOUT_SECONDS = 3600
 HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+URL = r"^https?://[^\s/$.?#][^\s]*$"
 
 
 def _rules(*rules: tuple[str, str] | tuple[str, str, str]) -> dict[str, Any]:
@@ -176,7 +177,7 @@ class Signing(Model):
 class HttpTarget(Model):
     """An HTTP request made at every run."""
 
-    url: str = Field(max_length=2048, pattern=r"^https?://[^\s/$.?#][^\s]*$")
+    url: str = Field(max_length=2048, pattern=URL)
     """Absolute http:// or https:// URL."""
 
     method: Method = Method.POST
