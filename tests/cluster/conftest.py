@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.api_process import ApiProcess
 from tests.support.cluster import Cluster
 from tests.support.operator_process import OperatorProcess
 from tests.support.receiver import Receiver
@@ -51,3 +52,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+@pytest.fixture(scope="session")
+def api(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
+    """One facade for the session: tenants are namespaces, so tests stay apart."""
+    process = ApiProcess(
+        cluster.kubeconfig, "cronwright-keys", tmp_path_factory.mktemp("api") / "api.log"
+    ).start()
+    yield process
+    process.stop()

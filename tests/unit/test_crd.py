@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from cronwright.core import crd
 
 CRD_FILE = Path(__file__).resolve().parents[2] / "crds" / "cronjobspecs.cronwright.io.yaml"

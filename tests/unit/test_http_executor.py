@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cronwright.core.models import HttpTarget, Retry, SecretKeyRef, Signing
 from cronwright.core.signing import sign, verify
 from cronwright.operator.http_executor import (
@@ -35,8 +38,6 @@ from cronwright.operator.http_executor import (
     plan_from_target,
     retry_after_seconds,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 KEY = b"shared-signing-key"

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from cronwright.core.kube import Kube
+
+KUBECONFIG_HELP = "kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)"
+
+T = TypeVar("T")
 
 
 def _crd(_: argparse.Namespace) -> int:
@@ -38,11 +47,97 @@ def _operator(args: argparse.Namespace) -> int:
     return operator_main.main(options)
 
 
+def _api(args: argparse.Namespace) -> int:
+    from cronwright.api import app
+
+    settings = app.ApiSettings(
+        kubeconfig=args.kubeconfig,
+        keys_namespace=args.keys_namespace,
+        rate_limit_per_second=args.rate_limit_per_second,
+        rate_limit_burst=args.rate_limit_burst,
+    )
+    return app.main(settings, args.host, args.port)
+
+
 def _controlplane_build(_: argparse.Namespace) -> int:
     from cronwright.core.controlplane.binaries import ensure_binaries
 
     binaries = ensure_binaries()
     print(binaries.kube_apiserver.parent)
+    return 0
+
+
+def _with_kube(kubeconfig: str | None, call: Callable[[Kube], Awaitable[T]]) -> T:
+    import asyncio
+
+    from cronwright.core.kube import ApiError, Kube, load_credentials
+
+    async def run() -> T:
+        kube = Kube(load_credentials(kubeconfig))
+        try:
+            return await call(kube)
+        finally:
+            await kube.close()
+
+    try:
+        return asyncio.run(run())
+    except ApiError as error:
+        raise SystemExit(f"cronwright: the API server refused: {error}") from None
+    except ValueError as error:
+        raise SystemExit(f"cronwright: {error}") from None
+
+
+def _apikey_create(args: argparse.Namespace) -> int:
+    from cronwright.api import apikeys
+
+    scopes = args.scope or ["read", "write"]
+    plaintext = _with_kube(
+        args.kubeconfig,
+        lambda kube: apikeys.create_key(
+            kube,
+            args.namespace,
+            scopes,
+            keys_namespace=args.keys_namespace,
+            rate_per_second=args.rate_limit_per_second,
+            rate_burst=args.rate_limit_burst,
+            description=args.description,
+        ),
+    )
+    print(plaintext)
+    scope_list = ",".join(sorted(set(scopes)))
+    print(
+        f"key {apikeys.parse_key(plaintext)} for namespace {args.namespace}, scopes {scope_list}:"
+        " shown once, it is not stored anywhere",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _apikey_list(args: argparse.Namespace) -> int:
+    from cronwright.api import apikeys
+
+    keys = _with_kube(args.kubeconfig, lambda kube: apikeys.list_keys(kube, args.keys_namespace))
+    rows = [("KEY ID", "NAMESPACE", "SCOPES", "CREATED", "DESCRIPTION")]
+    rows += [
+        (i.key.key_id, i.key.namespace, ",".join(sorted(i.key.scopes)), i.created_at, i.description or "")
+        for i in keys
+    ]
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _apikey_revoke(args: argparse.Namespace) -> int:
+    from cronwright.api import apikeys
+
+    found = _with_kube(
+        args.kubeconfig, lambda kube: apikeys.revoke_key(kube, args.key_id, args.keys_namespace)
+    )
+    if not found:
+        print(f"no key {args.key_id} in namespace {args.keys_namespace}", file=sys.stderr)
+        return 1
+    print(f"revoked key {args.key_id}", file=sys.stderr)
     return 0
 
 
@@ -58,9 +153,7 @@ def parser() -> argparse.ArgumentParser:
     dev.set_defaults(func=_dev)
 
     op = commands.add_parser("operator", help="run the operator: fire every CronJobSpec's runs on time")
-    op.add_argument(
-        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)"
-    )
+    op.add_argument("--kubeconfig", help=KUBECONFIG_HELP)
     op.add_argument(
         "--namespace", action="append", help="watch this namespace (repeatable; default: all namespaces)"
     )
@@ -78,6 +171,38 @@ def parser() -> argparse.ArgumentParser:
     op.add_argument("--max-concurrent-runs", type=int, default=512, help="runs executing at once")
     op.add_argument("--log-format", choices=["json", "text"], default="json")
     op.set_defaults(func=_operator)
+
+    keys = commands.add_parser("apikey", help="create, list and revoke API keys of the REST facade")
+    key_commands = keys.add_subparsers(dest="apikey_command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--keys-namespace", default="cronwright-system", help="namespace of the key Secrets (the facade's)"
+    )
+    common.add_argument("--kubeconfig", help=KUBECONFIG_HELP)
+    create = key_commands.add_parser("create", parents=[common], help="make a key; print it (once) on stdout")
+    create.add_argument("--namespace", required=True, help="the tenant namespace the key may use")
+    create.add_argument(
+        "--scope", action="append", help="grant this scope (repeatable; default: read and write)"
+    )
+    create.add_argument("--rate-limit-per-second", type=float, help="this key's own request rate")
+    create.add_argument("--rate-limit-burst", type=int, help="this key's own burst size")
+    create.add_argument("--description", help="a note for `apikey list`")
+    create.set_defaults(func=_apikey_create)
+    key_commands.add_parser("list", parents=[common], help="show keys (never their hashes)").set_defaults(
+        func=_apikey_list
+    )
+    revoke = key_commands.add_parser("revoke", parents=[common], help="delete a key")
+    revoke.add_argument("key_id", help="the 12 hex digits after cwk_")
+    revoke.set_defaults(func=_apikey_revoke)
+
+    api = commands.add_parser("api", help="run the REST facade (the five cron-job APIs)")
+    api.add_argument("--kubeconfig", help=KUBECONFIG_HELP)
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--keys-namespace", default="cronwright-system", help="namespace of the API key Secrets")
+    api.add_argument("--rate-limit-per-second", type=float, default=20.0, help="requests per second per key")
+    api.add_argument("--rate-limit-burst", type=int, default=40, help="burst size per key")
+    api.set_defaults(func=_api)
 
     build = commands.add_parser(
         "controlplane-build",

@@ -7,6 +7,7 @@ stale file never points at a dead cluster.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import shutil
@@ -22,19 +23,12 @@ import httpx
 from cronwright.core.controlplane.cluster import ControlPlane, die_with_parent, free_port
 
 
-def _start_operator(kubeconfig: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """The operator as a child process (the same command a pod runs), logs in the state dir."""
+def _start_child(command: list[str], log: Path, ready_path: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A cronwright process (the same command a pod runs) on a free port, logging to `log`."""
     port = free_port()
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cronwright.core.cli",
-                "operator",
-                f"--kubeconfig={kubeconfig}",
-                f"--port={port}",
-            ],
+            [sys.executable, "-m", "cronwright.core.cli", *command, f"--port={port}"],
             stdout=out,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
@@ -43,10 +37,25 @@ def _start_operator(kubeconfig: Path, log: Path) -> tuple[subprocess.Popen[bytes
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{ready_path}", timeout=1).status_code == 200:
                 return process, url
         time.sleep(0.2)
-    raise RuntimeError(f"the operator did not become ready; see {log}")
+    process.kill()
+    raise RuntimeError(f"`cronwright {command[0]}` did not become ready; see {log}")
+
+
+def _api_key(kubeconfig: Path, namespace: str) -> str:
+    from cronwright.api.apikeys import create_key
+    from cronwright.core.kube import Kube, load_credentials
+
+    async def create() -> str:
+        kube = Kube(load_credentials(str(kubeconfig)))
+        try:
+            return await create_key(kube, namespace, ["read", "write", "*"], description="cronwright dev")
+        finally:
+            await kube.close()
+
+    return asyncio.run(create())
 
 
 def run(state_dir: str, namespace: str) -> int:
@@ -64,14 +73,20 @@ def run(state_dir: str, namespace: str) -> int:
     try:
         if namespace != "default":
             plane.run_kubectl("create", "namespace", namespace, check=False)
-        print("[cronwright] starting the operator ...", flush=True)
-        operator, metrics_url = _start_operator(plane.kubeconfig, state / "operator.log")
+        kubeconfig = f"--kubeconfig={plane.kubeconfig}"
+        print("[cronwright] starting the operator and the REST facade ...", flush=True)
+        operator, operator_url = _start_child(["operator", kubeconfig], state / "operator.log", "/readyz")
         children.append(operator)
+        api, api_url = _start_child(["api", kubeconfig], state / "api.log", "/healthz")
+        children.append(api)
+        api_key = _api_key(plane.kubeconfig, namespace)
         info = {
             "kubeconfig": str(plane.kubeconfig),
             "namespace": namespace,
             "server": plane.server,
-            "metrics_url": f"{metrics_url}/metrics",
+            "metrics_url": f"{operator_url}/metrics",
+            "api_url": api_url,
+            "api_key": api_key,
         }
         info_path.write_text(json.dumps(info, indent=2) + "\n")
         print(
@@ -79,13 +94,16 @@ def run(state_dir: str, namespace: str) -> int:
 cronwright dev is running. Ctrl-C stops everything.
 
   kubeconfig: {plane.kubeconfig}
-  metrics:    {metrics_url}/metrics
-  state:      {info_path} (operator log: {state / "operator.log"})
+  metrics:    {operator_url}/metrics
+  REST API:   {api_url}  (docs: {api_url}/docs)
+  API key:    {api_key}   (namespace {namespace}; shown once, also in dev.json)
+  state:      {info_path} (logs: operator.log, api.log)
 
   export KUBECONFIG={plane.kubeconfig}
   {plane.kubectl} apply -f crds/examples/cron.yaml
   {plane.kubectl} get cronjobspecs -n {namespace}
   {plane.kubectl} explain cronjobspec.spec.schedule
+  curl -H "Authorization: Bearer {api_key}" {api_url}/v1/cron-jobs
 """,
             flush=True,
         )

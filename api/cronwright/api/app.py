@@ -1,0 +1,72 @@
+"""`cronwright api`: the FastAPI application serving every dialect over one store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from cronwright.api import errors
+from cronwright.api.apikeys import KeyStore
+from cronwright.api.auth import Facade
+from cronwright.api.dialects import a1base
+from cronwright.api.header_secrets import HeaderSecrets
+from cronwright.api.ratelimit import RateLimiter
+from cronwright.api.store import Store
+from cronwright.core.kube import Kube, load_credentials
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class ApiSettings:
+    kubeconfig: str | None = None
+    keys_namespace: str = "cronwright-system"
+    rate_limit_per_second: float = 20.0
+    rate_limit_burst: int = 40
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        kube = Kube(load_credentials(settings.kubeconfig))
+        store = Store(kube)
+        await store.start()
+        app.state.facade = Facade(
+            store=store,
+            keys=KeyStore(kube, settings.keys_namespace),
+            limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            headers=HeaderSecrets(kube),
+        )
+        try:
+            yield
+        finally:
+            await store.stop()
+            await kube.close()
+
+    app = FastAPI(
+        title="cronwright",
+        version=VERSION,
+        description="Five cron-job APIs over CronJobSpec resources. Authenticate with an API key.",
+        lifespan=lifespan,
+    )
+    app.include_router(a1base.router)
+    errors.install(app, {a1base.PREFIX: a1base.render_error}, fallback=a1base.render_error)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        facade: Facade | None = getattr(app.state, "facade", None)
+        ready = facade is not None and facade.store.ready.is_set()
+        return JSONResponse({"ok": ready}, status_code=200 if ready else 503)
+
+    return app
+
+
+def main(settings: ApiSettings, host: str, port: int) -> int:
+    import uvicorn
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    return 0

@@ -1,0 +1,75 @@
+"""Who is calling, in which namespace, and may they: shared by every dialect.
+
+A key is bound to one namespace (its tenant) and a set of scopes. Order of checks:
+authenticate (401), rate limit (429, per key), scope (403). Another tenant's job is not a
+403 but a 404: its existence is not revealed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+from fastapi import Request
+
+from cronwright.api.apikeys import ApiKey, KeyStore
+from cronwright.api.errors import ApiProblem
+from cronwright.api.header_secrets import HeaderSecrets
+from cronwright.api.ratelimit import RateLimiter
+from cronwright.api.store import Store
+from cronwright.core.kube import ApiError
+
+
+@dataclass
+class Facade:
+    """Everything a request handler needs; lives on app.state.facade."""
+
+    store: Store
+    keys: KeyStore
+    limiter: RateLimiter
+    headers: HeaderSecrets
+
+
+def facade(request: Request) -> Facade:
+    return request.app.state.facade
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def api_key_header(request: Request) -> str | None:
+    return request.headers.get("x-api-key") or None
+
+
+def require(
+    scope: str, credential: Callable[[Request], str | None] = bearer_token
+) -> Callable[[Request], Awaitable[ApiKey]]:
+    """A FastAPI dependency: the caller's key, having checked it may use `scope`."""
+
+    async def dependency(request: Request) -> ApiKey:
+        state = facade(request)
+        try:
+            key = await state.keys.authenticate(credential(request))
+        except (ApiError, httpx.HTTPError) as error:
+            raise ApiProblem(503, "unavailable", "Cannot check API keys right now; retry shortly") from error
+        if key is None:
+            raise ApiProblem(401, "unauthorized", "Missing or invalid API key")
+        wait = state.limiter.check(key.key_id, key.rate_per_second, key.rate_burst)
+        if wait is not None:
+            retry = max(1, math.ceil(wait))
+            raise ApiProblem(
+                429,
+                "rate_limited",
+                f"Rate limit exceeded; retry after {retry} second(s)",
+                headers={"Retry-After": str(retry)},
+            )
+        if not key.allows(scope):
+            raise ApiProblem(403, "forbidden", f"This API key lacks the '{scope}' scope")
+        return key
+
+    return dependency

@@ -1,0 +1,1 @@
+"""One translation module per documented cron-job API."""

@@ -1,0 +1,574 @@
+"""The a1base Cron Jobs API (seed 000) at /v1/cron-jobs, as a view over CronJobSpecs.
+
+Mapping:
+- `frequency` daily/weekly/monthly ↔ `spec.schedule.frequency` with time, dayOfWeek,
+  dayOfMonth; `custom` ↔ `spec.schedule.cron` (`custom_schedule`). `timezone` ↔
+  `timeZone`. A cron job made with kubectl shows as `custom`.
+- `status` active/paused ↔ `spec.suspend`.
+- ids: `crn_` + the resource uid without dashes; executions `exe_` + the run id.
+- Credentials in `headers` go to a Secret owned by the resource (header_secrets).
+
+Choices where the document is silent (docs/dialects.md has the full list):
+- create answers 201; `timezone` defaults to UTC; `time` is required for daily, weekly and
+  monthly and optional (echoed back) for custom; `body` must be a JSON object; methods are
+  GET, POST, PUT, PATCH, DELETE.
+- `next_execution` is computed from the schedule (the operator's own rule) in the job's
+  zone, so it is right even before the operator has seen the job; null while paused.
+- Execution `status`: success for a succeeded run, failed for everything else that ran or
+  was given up (failed, cancelled, missed, skipped).
+- Jobs this API cannot express (workflow targets, one-shot or interval schedules) are left
+  out of lists and answer 404.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cronwright.api import header_secrets
+from cronwright.api.apikeys import ApiKey
+from cronwright.api.auth import facade, require
+from cronwright.api.errors import ApiProblem, field_errors, invalid
+from cronwright.core import models
+from cronwright.core import schedule as schedule_math
+
+PREFIX = "/v1/cron-jobs"
+DIALECT_LABEL = "cronwright.io/dialect"
+TIME_ANNOTATION = "a1base.cronwright.io/time"
+UPDATED_ANNOTATION = "cronwright.io/updated-at"
+
+Frequency = Literal["daily", "weekly", "monthly", "custom"]
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CronJobFields(_Strict):
+    endpoint_url: str = Field(max_length=2048, description="URL called at every execution (http or https)")
+    frequency: Frequency
+    time: str | None = Field(default=None, pattern=HHMM, description="HH:MM, 24-hour, in `timezone`")
+    timezone: str = Field(default="UTC", max_length=64, description="IANA time zone")
+    method: Method
+    headers: dict[str, str] | None = None
+    body: dict[str, Any] | None = None
+    day_of_week: int | None = Field(default=None, ge=0, le=6, description="0 = Sunday")
+    day_of_month: int | None = Field(default=None, ge=1, le=31)
+    custom_schedule: str | None = Field(default=None, max_length=256, description="cron expression")
+
+
+class CronJobPatch(_Strict):
+    endpoint_url: str | None = Field(default=None, max_length=2048)
+    frequency: Frequency | None = None
+    time: str | None = Field(default=None, pattern=HHMM)
+    timezone: str | None = Field(default=None, max_length=64)
+    method: Method | None = None
+    headers: dict[str, str] | None = None
+    body: dict[str, Any] | None = None
+    day_of_week: int | None = Field(default=None, ge=0, le=6)
+    day_of_month: int | None = Field(default=None, ge=1, le=31)
+    custom_schedule: str | None = Field(default=None, max_length=256)
+
+
+class LastExecution(BaseModel):
+    timestamp: str | None
+    status: Literal["success", "failed"]
+    response_code: int | None
+    response_time_ms: int | None
+
+
+class CronJobSummary(BaseModel):
+    id: str
+    endpoint_url: str
+    frequency: Frequency
+    time: str | None = None
+    timezone: str
+    method: str
+    day_of_week: int | None = None
+    day_of_month: int | None = None
+    custom_schedule: str | None = None
+    status: Literal["active", "paused"]
+    created_at: str
+    updated_at: str | None = None
+    next_execution: str | None
+
+
+class CronJob(CronJobSummary):
+    headers: dict[str, str]
+    body: Any = None
+    last_execution: LastExecution | None = None
+
+
+class Meta(BaseModel):
+    total: int
+    limit: int
+    offset: int
+
+
+class CronJobList(BaseModel):
+    data: list[CronJobSummary]
+    meta: Meta
+
+
+class StatusChange(BaseModel):
+    id: str
+    status: Literal["active", "paused"]
+    next_execution: str | None
+
+
+class Deleted(BaseModel):
+    id: str
+    deleted: Literal[True]
+
+
+class Execution(BaseModel):
+    id: str
+    cron_job_id: str
+    timestamp: str | None
+    status: Literal["success", "failed"]
+    response_code: int | None = None
+    response_time_ms: int | None = None
+    response_body: Any = None
+    error: str | None = None
+
+
+class ExecutionList(BaseModel):
+    data: list[Execution]
+    meta: Meta
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, list[str]] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+def render_error(problem: ApiProblem) -> JSONResponse:
+    body: dict[str, Any] = {"code": problem.code, "message": problem.message}
+    if problem.details:
+        body["details"] = problem.details
+    return JSONResponse({"error": body}, status_code=problem.status)
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorEnvelope, "description": text}
+    for code, text in [
+        (400, "Invalid parameters"),
+        (401, "Missing or invalid API key"),
+        (403, "The key lacks a scope"),
+        (404, "No such cron job"),
+        (429, "Rate limit exceeded"),
+    ]
+}
+
+router = APIRouter(prefix=PREFIX, tags=["a1base: Cron Jobs API"], responses=ERRORS)
+READ = Depends(require("read"))
+WRITE = Depends(require("write"))
+
+# -- translation (pure) ------------------------------------------------------------
+
+
+def job_id(obj: dict[str, Any]) -> str:
+    return "crn_" + obj["metadata"]["uid"].replace("-", "")
+
+
+def uid_from_id(value: str) -> str | None:
+    raw = value.removeprefix("crn_")
+    if not value.startswith("crn_") or len(raw) != 32 or any(c not in "0123456789abcdef" for c in raw):
+        return None
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+
+
+def expressible(obj: dict[str, Any]) -> bool:
+    spec = obj.get("spec") or {}
+    schedule = spec.get("schedule") or {}
+    return "http" in spec and ("cron" in schedule or "frequency" in schedule)
+
+
+def check(fields: CronJobFields) -> dict[str, list[str]]:
+    """What the field types cannot say: which fields each frequency needs, and content."""
+    details: dict[str, list[str]] = {}
+
+    def bad(field: str, message: str) -> None:
+        details.setdefault(field, []).append(message)
+
+    if not re.match(models.URL, fields.endpoint_url):
+        bad("endpoint_url", "Must be an absolute http:// or https:// URL")
+    needs_time = fields.frequency in ("daily", "weekly", "monthly")
+    if needs_time and fields.time is None:
+        bad("time", f"Required for frequency {fields.frequency}")
+    if fields.frequency == "weekly" and fields.day_of_week is None:
+        bad("day_of_week", "Required for frequency weekly (0-6, 0 = Sunday)")
+    if fields.frequency != "weekly" and fields.day_of_week is not None:
+        bad("day_of_week", "Only used with frequency weekly")
+    if fields.frequency == "monthly" and fields.day_of_month is None:
+        bad("day_of_month", "Required for frequency monthly (1-31)")
+    if fields.frequency != "monthly" and fields.day_of_month is not None:
+        bad("day_of_month", "Only used with frequency monthly")
+    if fields.frequency == "custom" and not fields.custom_schedule:
+        bad("custom_schedule", "Required for frequency custom (a cron expression)")
+    if fields.frequency != "custom" and fields.custom_schedule is not None:
+        bad("custom_schedule", "Only used with frequency custom")
+    try:
+        schedule_math.validate(schedule_of(fields))
+    except schedule_math.ScheduleError as error:
+        field = {"schedule.timeZone": "timezone", "schedule.cron": "custom_schedule"}.get(
+            error.field, "frequency"
+        )
+        bad(field, error.message)
+    except ValidationError:
+        pass  # the per-field checks above already said what is missing
+    for name, value in (fields.headers or {}).items():
+        if not name or any(c in name for c in " \t\r\n:") or "\n" in value or "\r" in value:
+            bad("headers", f"Invalid header {name!r}")
+    return details
+
+
+def schedule_of(fields: CronJobFields) -> models.Schedule:
+    if fields.frequency == "custom":
+        return models.Schedule(cron=fields.custom_schedule, time_zone=fields.timezone)
+    return models.Schedule(
+        frequency=fields.frequency,
+        time=fields.time,
+        day_of_week=fields.day_of_week,
+        day_of_month=fields.day_of_month,
+        time_zone=fields.timezone,
+    )
+
+
+def spec_of(fields: CronJobFields, job_name: str, suspend: bool) -> dict[str, Any]:
+    clear, sensitive = header_secrets.split(fields.headers)
+    http: dict[str, Any] = {"url": fields.endpoint_url, "method": fields.method}
+    if clear:
+        http["headers"] = clear
+    if sensitive:
+        http["headersFrom"] = header_secrets.headers_from(job_name, sensitive)
+    if fields.body is not None:
+        http["body"] = fields.body
+    return {
+        "schedule": schedule_of(fields).model_dump(mode="json", by_alias=True, exclude_none=True),
+        "http": http,
+        "suspend": suspend,
+    }
+
+
+def fields_of(obj: dict[str, Any], headers: dict[str, str]) -> CronJobFields:
+    """The a1base view of a resource's spec (the inverse of spec_of)."""
+    spec = obj["spec"]
+    schedule, http = spec["schedule"], spec["http"]
+    annotations = obj["metadata"].get("annotations") or {}
+    if "cron" in schedule:
+        frequency, time = "custom", annotations.get(TIME_ANNOTATION)
+    else:
+        frequency, time = schedule["frequency"], schedule.get("time")
+    return CronJobFields.model_construct(
+        endpoint_url=http["url"],
+        frequency=frequency,
+        time=time,
+        timezone=schedule.get("timeZone", "UTC"),
+        method=http.get("method", "POST"),
+        headers=headers,
+        body=http.get("body"),
+        day_of_week=schedule.get("dayOfWeek"),
+        day_of_month=schedule.get("dayOfMonth"),
+        custom_schedule=schedule.get("cron"),
+    )
+
+
+def _in_zone(moment: str | datetime | None, zone: str) -> str | None:
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    try:
+        return moment.astimezone(ZoneInfo(zone)).isoformat()
+    except (KeyError, ValueError):
+        return moment.astimezone(UTC).isoformat()
+
+
+def next_execution(obj: dict[str, Any], now: datetime) -> str | None:
+    spec = obj["spec"]
+    if spec.get("suspend"):
+        return None
+    try:
+        schedule = models.Schedule.model_validate(spec["schedule"])
+        created = datetime.fromisoformat(obj["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+        upcoming = schedule_math.next_fire_after(schedule, now, created)
+    except (ValueError, KeyError, schedule_math.ScheduleError):
+        return None  # invalid content: the operator reports it in status
+    return _in_zone(upcoming, schedule.time_zone)
+
+
+def summary(obj: dict[str, Any], now: datetime) -> dict[str, Any]:
+    fields = fields_of(obj, {})
+    meta = obj["metadata"]
+    view: dict[str, Any] = {
+        "id": job_id(obj),
+        "endpoint_url": fields.endpoint_url,
+        "frequency": fields.frequency,
+        "time": fields.time,
+        "timezone": fields.timezone,
+        "method": fields.method,
+    }
+    for optional in ("day_of_week", "day_of_month", "custom_schedule"):
+        if getattr(fields, optional) is not None:
+            view[optional] = getattr(fields, optional)
+    view["status"] = "paused" if obj["spec"].get("suspend") else "active"
+    view["created_at"] = meta.get("creationTimestamp")
+    if (meta.get("annotations") or {}).get(UPDATED_ANNOTATION):
+        view["updated_at"] = meta["annotations"][UPDATED_ANNOTATION]
+    view["next_execution"] = next_execution(obj, now)
+    return view
+
+
+def detail(obj: dict[str, Any], headers: dict[str, str], now: datetime, last: bool) -> dict[str, Any]:
+    view = summary(obj, now)
+    status = view.pop("status")
+    created, updated, upcoming = (
+        view.pop("created_at"),
+        view.pop("updated_at", None),
+        view.pop("next_execution"),
+    )
+    view["headers"] = headers
+    view["body"] = obj["spec"]["http"].get("body")
+    view["status"] = status
+    view["created_at"] = created
+    if updated:
+        view["updated_at"] = updated
+    view["next_execution"] = upcoming
+    run = ((obj.get("status") or {}).get("lastRun")) if last else None
+    if last:
+        view["last_execution"] = (
+            {
+                "timestamp": _in_zone(run.get("scheduledTime") or run.get("startTime"), view["timezone"]),
+                "status": "success" if run.get("result") == "Succeeded" else "failed",
+                "response_code": run.get("responseCode"),
+                "response_time_ms": run.get("durationMs"),
+            }
+            if run and run.get("result") != "Running"
+            else None
+        )
+    return view
+
+
+def execution(obj: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    zone = obj["spec"]["schedule"].get("timeZone", "UTC")
+    view: dict[str, Any] = {
+        "id": f"exe_{run['id']}",
+        "cron_job_id": job_id(obj),
+        "timestamp": _in_zone(run.get("scheduledTime") or run.get("startTime"), zone),
+        "status": "success" if run.get("result") == "Succeeded" else "failed",
+        "response_code": run.get("responseCode"),
+        "response_time_ms": run.get("durationMs"),
+    }
+    if "responseBody" in run:
+        view["response_body"] = run["responseBody"]
+    if run.get("error"):
+        view["error"] = run["error"]
+    return view
+
+
+# -- endpoints (thin I/O) --------------------------------------------------------------
+
+
+def _job(request: Request, key: ApiKey, cron_job_id: str) -> dict[str, Any]:
+    uid = uid_from_id(cron_job_id)
+    obj = facade(request).store.get_by_uid(key.namespace, uid) if uid else None
+    if obj is None or not expressible(obj):
+        raise ApiProblem(404, "not_found", f"Cron job {cron_job_id} not found")
+    return obj
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@router.post("", status_code=201, response_model=CronJob, summary="Create a cron job")
+async def create(request: Request, fields: CronJobFields, key: ApiKey = WRITE) -> dict[str, Any]:
+    details = check(fields)
+    if details:
+        raise invalid(details)
+    state = facade(request)
+    name = f"crn-{secrets.token_hex(6)}"
+    clear, sensitive = header_secrets.split(fields.headers)
+    annotations = {TIME_ANNOTATION: fields.time} if fields.frequency == "custom" and fields.time else {}
+    body = {
+        "apiVersion": models.API_VERSION,
+        "kind": models.KIND,
+        "metadata": {"name": name, "labels": {DIALECT_LABEL: "a1base"}, "annotations": annotations},
+        "spec": spec_of(fields, name, suspend=False),
+    }
+    if sensitive:
+        await state.headers.write(key.namespace, name, sensitive)
+    try:
+        obj = await state.store.create(key.namespace, body)
+    except BaseException:
+        if sensitive:
+            await state.headers.delete(key.namespace, name)
+        raise
+    if sensitive:
+        await state.headers.write(key.namespace, name, sensitive, owner=obj)
+    return detail(obj, {**clear, **sensitive}, _now(), last=False)
+
+
+@router.get("", response_model=CronJobList, summary="List cron jobs")
+async def list_jobs(
+    request: Request,
+    key: ApiKey = READ,
+    status: Annotated[Literal["active", "paused"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    now = _now()
+
+    def keep(obj: dict[str, Any]) -> bool:
+        if not expressible(obj):
+            return False
+        return status is None or (status == "paused") == bool(obj["spec"].get("suspend"))
+
+    items = facade(request).store.list(key.namespace, keep)
+    page = [summary(o, now) for o in items[offset : offset + limit]]
+    return {"data": page, "meta": {"total": len(items), "limit": limit, "offset": offset}}
+
+
+@router.get("/{cron_job_id}", response_model=CronJob, summary="Get a cron job")
+async def get_job(request: Request, cron_job_id: str, key: ApiKey = READ) -> dict[str, Any]:
+    obj = _job(request, key, cron_job_id)
+    headers = await facade(request).headers.headers(key.namespace, obj["spec"]["http"])
+    return detail(obj, headers, _now(), last=True)
+
+
+@router.patch("/{cron_job_id}", response_model=CronJob, summary="Update a cron job")
+async def update_job(
+    request: Request, cron_job_id: str, patch: CronJobPatch, key: ApiKey = WRITE
+) -> dict[str, Any]:
+    state = facade(request)
+    obj = _job(request, key, cron_job_id)
+    headers = await state.headers.headers(key.namespace, obj["spec"]["http"])
+    current = fields_of(obj, headers).model_dump()
+    changes = patch.model_dump(exclude_unset=True)
+    if changes.get("frequency") and changes["frequency"] != current["frequency"]:
+        # a new frequency brings its own fields; the old frequency's fields are dropped
+        for stale in ("day_of_week", "day_of_month", "custom_schedule"):
+            if stale not in changes:
+                current[stale] = None
+    nulls = [
+        k
+        for k, v in changes.items()
+        if v is None and k in ("endpoint_url", "frequency", "method", "timezone")
+    ]
+    if nulls:
+        raise invalid({k: ["Cannot be null"] for k in nulls})
+    try:
+        fields = CronJobFields.model_validate({**current, **changes})
+    except ValidationError as error:
+        raise invalid(field_errors(list(error.errors()))) from error
+    details = check(fields)
+    if details:
+        raise invalid(details)
+    name = obj["metadata"]["name"]
+    clear, sensitive = header_secrets.split(fields.headers)
+    if "headers" in changes:
+        if sensitive:
+            await state.headers.write(key.namespace, name, sensitive, owner=obj)
+        else:
+            await state.headers.delete(key.namespace, name)
+    stamp = _stamp()
+
+    def change(fresh: dict[str, Any]) -> dict[str, Any]:
+        new_spec = spec_of(fields, name, suspend=bool(fresh["spec"].get("suspend")))
+        annotations: dict[str, Any] = {UPDATED_ANNOTATION: stamp}
+        annotations[TIME_ANNOTATION] = fields.time if fields.frequency == "custom" and fields.time else None
+        return {"metadata": {"annotations": annotations}, "spec": _replacing(fresh["spec"], new_spec)}
+
+    written = await state.store.update(key.namespace, obj["metadata"]["uid"], change)
+    if written is None:
+        raise ApiProblem(404, "not_found", f"Cron job {cron_job_id} not found")
+    return detail(written, {**clear, **sensitive}, _now(), last=False)
+
+
+def _replacing(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A merge patch that turns `old` into `new` (null removes what `new` lacks)."""
+    patch: dict[str, Any] = {k: None for k in old if k not in new}
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(old.get(k), dict) and k != "body":
+            patch[k] = _replacing(old[k], v)
+        else:
+            patch[k] = v
+    return patch
+
+
+async def _set_suspend(request: Request, key: ApiKey, cron_job_id: str, suspend: bool) -> dict[str, Any]:
+    obj = _job(request, key, cron_job_id)
+    stamp = _stamp()
+
+    def change(fresh: dict[str, Any]) -> dict[str, Any] | None:
+        if bool(fresh["spec"].get("suspend")) == suspend:
+            return None
+        return {"metadata": {"annotations": {UPDATED_ANNOTATION: stamp}}, "spec": {"suspend": suspend}}
+
+    written = await facade(request).store.update(key.namespace, obj["metadata"]["uid"], change)
+    if written is None:
+        raise ApiProblem(404, "not_found", f"Cron job {cron_job_id} not found")
+    return {
+        "id": job_id(written),
+        "status": "paused" if suspend else "active",
+        "next_execution": next_execution(written, _now()),
+    }
+
+
+@router.post("/{cron_job_id}/pause", response_model=StatusChange, summary="Pause a cron job")
+async def pause(request: Request, cron_job_id: str, key: ApiKey = WRITE) -> dict[str, Any]:
+    return await _set_suspend(request, key, cron_job_id, True)
+
+
+@router.post("/{cron_job_id}/resume", response_model=StatusChange, summary="Resume a cron job")
+async def resume(request: Request, cron_job_id: str, key: ApiKey = WRITE) -> dict[str, Any]:
+    return await _set_suspend(request, key, cron_job_id, False)
+
+
+@router.delete("/{cron_job_id}", response_model=Deleted, summary="Delete a cron job")
+async def delete_job(request: Request, cron_job_id: str, key: ApiKey = WRITE) -> dict[str, Any]:
+    state = facade(request)
+    obj = _job(request, key, cron_job_id)
+    if not await state.store.delete(key.namespace, obj["metadata"]["uid"]):
+        raise ApiProblem(404, "not_found", f"Cron job {cron_job_id} not found")
+    if obj["spec"]["http"].get("headersFrom"):
+        await state.headers.delete(key.namespace, obj["metadata"]["name"])
+    return {"id": cron_job_id, "deleted": True}
+
+
+@router.get("/{cron_job_id}/executions", response_model=ExecutionList, summary="Execution history")
+async def executions(
+    request: Request,
+    cron_job_id: str,
+    key: ApiKey = READ,
+    status: Annotated[Literal["success", "failed"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    obj = _job(request, key, cron_job_id)
+    runs = [execution(obj, run) for run in (obj.get("status") or {}).get("history") or []]
+    if status is not None:
+        runs = [r for r in runs if r["status"] == status]
+    return {
+        "data": runs[offset : offset + limit],
+        "meta": {"total": len(runs), "limit": limit, "offset": offset},
+    }

@@ -1,0 +1,103 @@
+"""Errors of the facade, rendered in each dialect's own envelope.
+
+Handlers raise `ApiProblem`; FastAPI's own validation and routing errors, and anything
+unexpected, are turned into one too. Which envelope is used depends only on the path
+prefix, so a dialect module declares its renderer once and never thinks about it again.
+Nothing unexpected ever leaves with a stack trace: it is logged, and the client gets a
+500 in its dialect's format.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiProblem(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+def invalid(details: dict[str, list[str]], message: str = "Invalid request parameters") -> ApiProblem:
+    return ApiProblem(400, "validation_error", message, details)
+
+
+Renderer = Callable[[ApiProblem], JSONResponse]
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+}
+
+
+def field_errors(errors: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """pydantic/FastAPI errors as {field: [messages]}, the shape the documented APIs use."""
+    details: dict[str, list[str]] = {}
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        if error.get("type") == "json_invalid":
+            field, message = (
+                "body",
+                f"Malformed JSON: {error.get('ctx', {}).get('error', 'cannot be parsed')}",
+            )
+        elif error.get("type") == "extra_forbidden":
+            field, message = ".".join(loc) or "body", "Unknown field"
+        else:
+            field = ".".join(loc) or "body"
+            message = str(error.get("msg", "Invalid value")).removeprefix("Value error, ")
+        details.setdefault(field, []).append(message)
+    return details
+
+
+def install(app: FastAPI, renderers: dict[str, Renderer], fallback: Renderer) -> None:
+    """Route every error of `app` to the renderer of the longest matching path prefix."""
+
+    def renderer_for(request: Request) -> Renderer:
+        path = request.url.path
+        best = max((p for p in renderers if path.startswith(p)), key=len, default=None)
+        return renderers[best] if best else fallback
+
+    async def on_problem(request: Request, problem: ApiProblem) -> JSONResponse:
+        response = renderer_for(request)(problem)
+        for name, value in (problem.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    async def on_validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        return await on_problem(request, invalid(field_errors(list(error.errors()))))
+
+    async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(error.status_code, "error")
+        message = "Not found" if error.status_code == 404 else str(error.detail)
+        return await on_problem(request, ApiProblem(error.status_code, code, message, headers=error.headers))
+
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error serving %s %s", request.method, request.url.path)
+        return await on_problem(request, ApiProblem(500, "internal_error", "Internal server error"))
+
+    app.add_exception_handler(ApiProblem, on_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, on_unexpected)
