@@ -155,8 +155,20 @@ class Store:
 
     # -- watch ----------------------------------------------------------------------
 
-    async def start(self) -> None:
-        await self._relist()
+    async def start(self, attempts: int = 30) -> None:
+        """List once before serving; an API server still warming up (429, 5xx, refused
+        connections) is waited for, not fatal."""
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._relist()
+                break
+            except (ApiError, httpx.HTTPError) as error:
+                if attempt == attempts or (
+                    isinstance(error, ApiError) and error.status not in (429, 500, 503, 504)
+                ):
+                    raise
+                log.warning("listing CronJobSpecs failed (%s); retrying", error)
+                await asyncio.sleep(min(5.0, 0.2 * attempt))
         self.ready.set()
         self._task = asyncio.create_task(self._watch_forever())
 
