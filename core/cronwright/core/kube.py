@@ -98,7 +98,7 @@ def cronjobspec_path(namespace: str, name: str | None = None, subresource: str |
 class Kube:
     """The REST calls cronwright needs; every failure is an ApiError with the server's reason."""
 
-    def __init__(self, credentials: Credentials, max_connections: int = 64) -> None:
+    def __init__(self, credentials: Credentials, max_connections: int = 32) -> None:
         self.credentials = credentials
         self.http = httpx.AsyncClient(
             base_url=credentials.host,
