@@ -65,9 +65,8 @@ class EventRecorder:
     def forget(self, uid: str) -> None:
         self._buckets.pop(uid, None)
 
-    def post(self, obj: dict[str, Any], kind: str, reason: str, message: str) -> None:
+    def post(self, meta: dict[str, Any], kind: str, reason: str, message: str) -> None:
         """Post in the background: an Event never delays a run or a status write."""
-        meta = obj["metadata"]
         bucket = self._buckets.setdefault(meta["uid"], TokenBucket(*self._per_object))
         if not (bucket.take() and self._overall.take()):
             self._metrics.events_suppressed.inc()

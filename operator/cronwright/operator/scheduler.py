@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import heapq
 import itertools
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -55,11 +56,31 @@ def _rv(obj: dict[str, Any]) -> int:
         return 0
 
 
+def _compact_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """The metadata the operator uses; managedFields, labels and other annotations would
+    only cost memory (several KiB per resource, 10,000 resources)."""
+    kept = {k: meta[k] for k in _META_KEYS if k in meta}
+    trigger = (meta.get("annotations") or {}).get(planning.TRIGGER_ANNOTATION)
+    if trigger is not None:
+        kept["annotations"] = {planning.TRIGGER_ANNOTATION: trigger}
+    return kept
+
+
+_META_KEYS = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp")
+
+
 @dataclass
 class Entry:
-    """What the operator knows of one CronJobSpec."""
+    """What the operator knows of one CronJobSpec.
 
-    obj: dict[str, Any]
+    The status — mostly run history — is kept as compact JSON text and parsed only when a
+    decision or a write needs it: as Python dicts it is the largest part of the book.
+    """
+
+    meta: dict[str, Any]
+    spec_raw: dict[str, Any]
+    status_raw: str = "{}"
+    last_trigger: str | None = None
     spec: CronJobSpecSpec | None = None
     problem: Problem | None = None
     next_due: datetime | None = None
@@ -72,9 +93,11 @@ class Entry:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     deleted: bool = False
 
-    @property
-    def meta(self) -> dict[str, Any]:
-        return self.obj["metadata"]
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> Entry:
+        entry = cls(meta={}, spec_raw={})
+        entry.observe(obj)
+        return entry
 
     @property
     def key(self) -> tuple[str, str]:
@@ -90,7 +113,12 @@ class Entry:
 
     @property
     def status(self) -> dict[str, Any]:
-        return self.obj.get("status") or {}
+        return json.loads(self.status_raw)
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        """The object as last seen, rebuilt for a decision or a write."""
+        return {"metadata": self.meta, "spec": self.spec_raw, "status": self.status}
 
     @property
     def created(self) -> datetime:
@@ -99,8 +127,13 @@ class Entry:
 
     def observe(self, obj: dict[str, Any]) -> None:
         """Keep the newest copy: a watch event may arrive after our own newer write."""
-        if _rv(obj) >= _rv(self.obj):
-            self.obj = obj
+        if _rv(obj) < _rv({"metadata": self.meta}):
+            return
+        status = obj.get("status") or {}
+        self.meta = _compact_meta(obj["metadata"])
+        self.spec_raw = obj.get("spec") or {}
+        self.status_raw = json.dumps(status, separators=(",", ":"))
+        self.last_trigger = status.get("lastTrigger")
 
 
 @dataclass
@@ -157,7 +190,7 @@ class Scheduler:
             self._forget(entry)
             entry = None
         if entry is None:
-            entry = Entry(obj=obj)
+            entry = Entry.of(obj)
             self.book[key] = entry
             self.metrics.book_size.set(len(self.book))
             self._spawn(self._learn(entry, fresh=True))
@@ -178,7 +211,7 @@ class Scheduler:
     async def _learn(self, entry: Entry, fresh: bool) -> None:
         """(Re)plan a resource after it appeared or its spec changed."""
         now = utcnow()
-        parsed = planning.parse_spec(entry.obj.get("spec") or {})
+        parsed = planning.parse_spec(entry.spec_raw)
         old_spec = entry.spec
         entry.token += 1
         if isinstance(parsed, Problem):
@@ -246,12 +279,13 @@ class Scheduler:
 
     async def _mark_invalid(self, entry: Entry, problem: Problem) -> None:
         entry.spec, entry.problem, entry.next_due = None, problem, None
+        status = entry.status
         already = (
-            entry.status.get("phase") == Phase.Invalid
-            and entry.status.get("observedGeneration") == entry.generation
+            status.get("phase") == Phase.Invalid
+            and status.get("observedGeneration") == entry.generation
             and any(
                 c.get("type") == "Valid" and c.get("message") == str(problem)
-                for c in entry.status.get("conditions") or []
+                for c in status.get("conditions") or []
             )
         )
         if already:
@@ -271,7 +305,7 @@ class Scheduler:
 
         with contextlib.suppress(Gone):
             await self._write(entry, compute, "invalid")
-            self.events.post(entry.obj, "Warning", "InvalidSpec", str(problem))
+            self.events.post(entry.meta, "Warning", "InvalidSpec", str(problem))
             log.warning("invalid CronJobSpec %s/%s: %s", *entry.key, problem)
 
     async def _record_missed(self, entry: Entry, missed: int, since: datetime | None, now: datetime) -> None:
@@ -297,13 +331,13 @@ class Scheduler:
             ),
             "missed",
         )
-        self.events.post(entry.obj, "Warning", "RunsMissed", record.error or "")
+        self.events.post(entry.meta, "Warning", "RunsMissed", record.error or "")
 
     # -- manual trigger -------------------------------------------------------------
 
     def _check_trigger(self, entry: Entry) -> None:
         value = (entry.meta.get("annotations") or {}).get(planning.TRIGGER_ANNOTATION)
-        if not value or value == entry.status.get("lastTrigger") or value == entry.trigger_seen:
+        if not value or value == entry.last_trigger or value == entry.trigger_seen:
             return
         entry.trigger_seen = value
         self._spawn(self._manual(entry, value))
@@ -597,7 +631,7 @@ class Scheduler:
 
         with contextlib.suppress(Gone):
             await self._write(entry, compute, "invalid")
-        self.events.post(entry.obj, "Warning", "SecretNotFound", message)
+        self.events.post(entry.meta, "Warning", "SecretNotFound", message)
 
     async def _finish(
         self,
@@ -647,9 +681,9 @@ class Scheduler:
         if claimed_next is not None:
             entry.claimed_due = claimed_next
         if record.result is RunResult.Succeeded:
-            self.events.post(entry.obj, "Normal", "RunSucceeded", _run_message(record))
+            self.events.post(entry.meta, "Normal", "RunSucceeded", _run_message(record))
         else:
-            self.events.post(entry.obj, "Warning", f"Run{record.result}", _run_message(record))
+            self.events.post(entry.meta, "Warning", f"Run{record.result}", _run_message(record))
 
     # -- writes ---------------------------------------------------------------------
 
@@ -666,13 +700,14 @@ class Scheduler:
             for _ in range(WRITE_ATTEMPTS):
                 if entry.deleted:
                     raise Gone
-                patch = compute(entry.obj)
+                current = entry.obj
+                patch = compute(current)
                 if patch is None:
                     return None
                 started = time.perf_counter()
                 try:
                     written = await self.kube.patch_status(
-                        namespace, name, patch, entry.obj["metadata"]["resourceVersion"]
+                        namespace, name, patch, current["metadata"]["resourceVersion"]
                     )
                 except ApiError as error:
                     if error.status == 404:
