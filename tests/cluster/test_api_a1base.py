@@ -196,6 +196,9 @@ def test_kubectl_jobs_appear_and_inexpressible_ones_do_not(
         ({"body": "text"}, "body"),
         ({"surprise": True}, "surprise"),
         ({"endpoint_url": None}, "endpoint_url"),
+        ({"endpoint_url": "http://127.0.0.1:9/\u0000"}, "endpoint_url"),
+        ({"body": {"blob": "x" * 70_000}}, "body"),
+        ({"headers": {"X-Big": "y" * 10_000}}, "headers"),
     ],
 )
 def test_validation_errors_name_the_field(client: httpx.Client, change: dict, field: str) -> None:

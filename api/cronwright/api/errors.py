@@ -18,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cronwright.core.kube import ApiError
+
 log = logging.getLogger(__name__)
 
 
@@ -93,6 +95,17 @@ def install(app: FastAPI, renderers: dict[str, Renderer], fallback: Renderer) ->
         message = "Not found" if error.status_code == 404 else str(error.detail)
         return await on_problem(request, ApiProblem(error.status_code, code, message, headers=error.headers))
 
+    async def on_kubernetes(request: Request, error: ApiError) -> JSONResponse:
+        """The API server refused a write the facade's own checks let through."""
+        if error.status in (400, 413, 422):
+            problem = invalid({"body": [error.message or "refused by the Kubernetes API server"]})
+        elif error.status == 409:
+            problem = ApiProblem(409, "conflict", "The job changed meanwhile; retry")
+        else:
+            log.warning("Kubernetes API error serving %s %s: %s", request.method, request.url.path, error)
+            problem = ApiProblem(503, "unavailable", "The Kubernetes API is unavailable; retry shortly")
+        return await on_problem(request, problem)
+
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error serving %s %s", request.method, request.url.path)
         return await on_problem(request, ApiProblem(500, "internal_error", "Internal server error"))
@@ -100,4 +113,5 @@ def install(app: FastAPI, renderers: dict[str, Renderer], fallback: Renderer) ->
     app.add_exception_handler(ApiProblem, on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(ApiError, on_kubernetes)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, on_unexpected)

@@ -22,6 +22,7 @@ Choices where the document is silent (docs/dialects.md has the full list):
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from datetime import UTC, datetime
@@ -47,6 +48,11 @@ UPDATED_ANNOTATION = "cronwright.io/updated-at"
 Frequency = Literal["daily", "weekly", "monthly", "custom"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# Bounds keep a job well inside etcd's object limit (and its headers' Secret inside 1 MiB).
+MAX_BODY_BYTES = 64 * 1024
+MAX_HEADERS = 64
+MAX_HEADER_BYTES = 8 * 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class _Strict(BaseModel):
@@ -57,7 +63,7 @@ class CronJobFields(_Strict):
     endpoint_url: str = Field(max_length=2048, description="URL called at every execution (http or https)")
     frequency: Frequency
     time: str | None = Field(default=None, pattern=HHMM, description="HH:MM, 24-hour, in `timezone`")
-    timezone: str = Field(default="UTC", max_length=64, description="IANA time zone")
+    timezone: str = Field(default="UTC", min_length=1, max_length=64, description="IANA time zone")
     method: Method
     headers: dict[str, str] | None = None
     body: dict[str, Any] | None = None
@@ -70,7 +76,7 @@ class CronJobPatch(_Strict):
     endpoint_url: str | None = Field(default=None, max_length=2048)
     frequency: Frequency | None = None
     time: str | None = Field(default=None, pattern=HHMM)
-    timezone: str | None = Field(default=None, max_length=64)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
     method: Method | None = None
     headers: dict[str, str] | None = None
     body: dict[str, Any] | None = None
@@ -170,7 +176,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (401, "Missing or invalid API key"),
         (403, "The key lacks a scope"),
         (404, "No such cron job"),
+        (409, "The job changed meanwhile"),
         (429, "Rate limit exceeded"),
+        (503, "API keys cannot be checked right now"),
     ]
 }
 
@@ -205,8 +213,12 @@ def check(fields: CronJobFields) -> dict[str, list[str]]:
     def bad(field: str, message: str) -> None:
         details.setdefault(field, []).append(message)
 
-    if not re.match(models.URL, fields.endpoint_url):
+    if not re.match(models.URL, fields.endpoint_url) or _CONTROL.search(fields.endpoint_url):
         bad("endpoint_url", "Must be an absolute http:// or https:// URL")
+    if fields.body is not None and len(json.dumps(fields.body)) > MAX_BODY_BYTES:
+        bad("body", f"Too large: at most {MAX_BODY_BYTES // 1024} KiB of JSON")
+    if len(fields.headers or {}) > MAX_HEADERS:
+        bad("headers", f"At most {MAX_HEADERS} headers")
     needs_time = fields.frequency in ("daily", "weekly", "monthly")
     if needs_time and fields.time is None:
         bad("time", f"Required for frequency {fields.frequency}")
@@ -229,11 +241,16 @@ def check(fields: CronJobFields) -> dict[str, list[str]]:
             error.field, "frequency"
         )
         bad(field, error.message)
-    except ValidationError:
-        pass  # the per-field checks above already said what is missing
+    except ValidationError as error:
+        # the per-field checks above usually said what is missing; never let the rest through
+        if not details:
+            for field, messages in field_errors(list(error.errors())).items():
+                details[{"time_zone": "timezone", "cron": "custom_schedule"}.get(field, field)] = messages
     for name, value in (fields.headers or {}).items():
-        if not name or any(c in name for c in " \t\r\n:") or "\n" in value or "\r" in value:
-            bad("headers", f"Invalid header {name!r}")
+        if not name or any(c in name for c in " \t\r\n:") or _CONTROL.search(value):
+            bad("headers", f"Invalid header {name[:64]!r}")
+        elif len(name) + len(value) > MAX_HEADER_BYTES:
+            bad("headers", f"Header {name[:64]!r} is too long (at most {MAX_HEADER_BYTES} bytes)")
     return details
 
 
