@@ -168,7 +168,9 @@ def parser() -> argparse.ArgumentParser:
     op.add_argument(
         "--claim-ahead", type=float, default=5.0, help="seconds before a run that it is claimed in status"
     )
-    op.add_argument("--max-concurrent-runs", type=int, default=512, help="runs executing at once")
+    op.add_argument(
+        "--max-concurrent-runs", type=int, default=128, help="runs executing at once (= HTTP connections)"
+    )
     op.add_argument("--log-format", choices=["json", "text"], default="json")
     op.set_defaults(func=_operator)
 

@@ -44,7 +44,7 @@ class Options:
     host: str = "127.0.0.1"
     port: int = 8080
     claim_ahead: float = 5.0
-    max_concurrent_runs: int = 512
+    max_concurrent_runs: int = 128
     log_format: str = "json"
 
 
@@ -110,10 +110,10 @@ def build_registry(scheduler: Scheduler, credentials: Credentials) -> kopf.Opera
 
 async def run(options: Options) -> None:
     credentials = load_credentials(options.kubeconfig)
-    kube = Kube(credentials)
+    kube = Kube(credentials, max_connections=16)
     metrics = Metrics()
     lease = InstanceLease(kube, options.lease_namespace, options.instance)
-    http = http_executor.make_client()
+    http = http_executor.make_client(max_connections=options.max_concurrent_runs)
     events = EventRecorder(kube, metrics, options.instance)
     scheduler = Scheduler(
         kube,

@@ -140,8 +140,8 @@ class Entry:
 class Settings:
     instance: str
     claim_ahead: float = 5.0
-    max_concurrent_runs: int = 512
-    max_concurrent_writes: int = 32  # the API connection pool's size: more would only queue there
+    max_concurrent_runs: int = 128  # = the HTTP client's connections (http_executor.make_client)
+    max_concurrent_writes: int = 16  # = the API client's connections: more would only queue there
     version: str = "0.1.0"
 
 
