@@ -243,7 +243,7 @@ class Scheduler:
             phase = self._phase(parsed, entry.next_due)
 
         try:
-            await self._sync(entry, phase)
+            await self._sync(entry, phase, claim_next=catch_up is None)
             if missed and catch_up is None:
                 await self._record_missed(entry, missed, missed_from, now)
         except Gone:
@@ -259,13 +259,18 @@ class Scheduler:
             return Phase.Paused
         return Phase.Active if next_due is not None else Phase.Completed
 
-    async def _sync(self, entry: Entry, phase: Phase) -> None:
+    async def _sync(self, entry: Entry, phase: Phase, claim_next: bool = True) -> None:
+        """Status bookkeeping; with it, the claim of the next run — unless a catch-up run
+        comes first (a claim of a later time would rule the catch-up out)."""
         spec = entry.spec
         assert spec is not None
+        claimed: datetime | None = None
 
         def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
-            return planning.sync_patch(
-                obj.get("status") or {},
+            nonlocal claimed
+            status = obj.get("status") or {}
+            patch = planning.sync_patch(
+                status,
                 generation=int(obj["metadata"].get("generation", 1)),
                 phase=phase,
                 next_due=entry.next_due,
@@ -274,8 +279,26 @@ class Scheduler:
                 problem=None,
                 now=utcnow(),
             )
+            claimed = self._claim_along(entry, status, patch) if patch is not None and claim_next else None
+            return patch
 
         await self._write(entry, compute, "sync")
+        if claimed is not None:
+            entry.claimed_due = claimed
+
+    def _claim_along(self, entry: Entry, status: dict[str, Any], patch: dict[str, Any]) -> datetime | None:
+        """Add the claim of the entry's next run to a write made anyway, sparing one write
+        per run (and the claims of a burst of new resources). holder_alive=True: a claim by
+        another instance is never taken over here; the claim path checks its Lease first."""
+        due = entry.next_due
+        holder = self.settings.instance
+        if (
+            due is None
+            or planning.judge_claim(status, due, holder, utcnow(), holder_alive=True) != ClaimVerdict.MINE
+        ):
+            return None
+        patch.update(planning.claim_patch(due, planning.run_id(entry.uid, due), holder))
+        return due
 
     async def _mark_invalid(self, entry: Entry, problem: Problem) -> None:
         entry.spec, entry.problem, entry.next_due = None, problem, None
@@ -645,33 +668,23 @@ class Scheduler:
         self.metrics.runs.labels(result=str(record.result), trigger=str(record.trigger)).inc()
         if record.duration_ms is not None:
             self.metrics.run_duration.observe(record.duration_ms / 1000)
-        holder = self.settings.instance
         claimed_next: datetime | None = None
 
         def compute(obj: dict[str, Any]) -> dict[str, Any]:
             """The result, and — one write instead of two — the claim of the next run."""
             nonlocal claimed_next
             status = obj.get("status") or {}
-            following = entry.next_due
             patch = planning.record_patch(
                 status,
                 record,
                 spec=spec,
                 generation=int(obj["metadata"].get("generation", 1)),
-                next_due=following,
+                next_due=entry.next_due,
                 now=now,
                 missed=missed,
                 trigger_value=trigger_value,
             )
-            claimed_next = None
-            # holder_alive=True: a claim by another instance is never taken over here;
-            # the regular claim path checks that instance's Lease first.
-            if following is not None and (
-                planning.judge_claim(status, following, holder, utcnow(), holder_alive=True)
-                == ClaimVerdict.MINE
-            ):
-                patch.update(planning.claim_patch(following, planning.run_id(entry.uid, following), holder))
-                claimed_next = following
+            claimed_next = self._claim_along(entry, status, patch)
             return patch
 
         try:
