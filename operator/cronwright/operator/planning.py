@@ -323,8 +323,12 @@ def record_patch(
     now: datetime,
     missed: int = 0,
     trigger_value: str | None = None,
+    problem: Problem | None = None,
 ) -> dict[str, Any]:
-    """Status after a run finished (or was missed/skipped): one write per transition."""
+    """Status after a run finished (or was missed/skipped): one write per transition.
+
+    `problem` is bad content the run ran into (a missing Secret): the resource is then
+    Invalid until a run goes through without one."""
     entry = record.model_dump(mode="json", by_alias=True, exclude_none=True)
     limit = spec.history_limit
     history = [h for h in status.get("history") or [] if h.get("id") != record.id]
@@ -352,6 +356,8 @@ def record_patch(
         phase = Phase.Completed
     else:
         phase = Phase.Active
+    if problem is not None:
+        phase = Phase.Invalid
     patch: dict[str, Any] = {
         "lastRun": entry,
         "history": history,
@@ -359,7 +365,7 @@ def record_patch(
         "phase": str(phase),
         "nextRunTime": rfc3339(next_due) if next_due else None,
         "observedGeneration": generation,
-        "conditions": conditions_for(status, generation, now, None, phase),
+        "conditions": conditions_for(status, generation, now, problem, phase),
     }
     if record.scheduled_time is not None and record.trigger != "manual":
         last = parse_time(status.get("lastScheduleTime"))

@@ -88,6 +88,8 @@ class Entry:
     running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     replaced: set[str] = field(default_factory=set)
     trigger_seen: str | None = None
+    #: Bad content found while running (a missing Secret); recorded with the run's result.
+    run_problem: Problem | None = None
     #: A scheduled time this operator already holds the claim of (made with a result write).
     claimed_due: datetime | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -147,6 +149,15 @@ class Settings:
 
 class Gone(Exception):
     """The resource was deleted while we were writing to it."""
+
+
+class WriteFailed(Exception):
+    """A status write still failed after retries (API server unreachable or refusing)."""
+
+
+#: Answers of the API server worth another try: overload, timeouts, unavailability.
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+WRITE_FAILURES = (WriteFailed, ApiError, httpx.HTTPError)
 
 
 class Scheduler:
@@ -248,6 +259,9 @@ class Scheduler:
                 await self._record_missed(entry, missed, missed_from, now)
         except Gone:
             return
+        except WRITE_FAILURES as error:
+            # Bookkeeping failed, scheduling must not: the claim path writes what is needed.
+            log.warning("status of %s/%s not updated: %s", *entry.key, error)
         if catch_up is not None:
             self._spawn(
                 self._claim_and_fire(entry, catch_up, entry.token, Trigger.catchup, missed, missed_from)
@@ -391,11 +405,13 @@ class Scheduler:
         if entry.next_due is None or entry.deleted:
             return
         when = entry.next_due.timestamp() - self.settings.claim_ahead
-        heapq.heappush(self._heap, (when, next(self._seq), entry.key, entry.token, CLAIM, entry.next_due))
-        self._wake.set()
+        self._push_item(entry, when, entry.token, CLAIM, entry.next_due)
 
     def _push_fire(self, entry: Entry, due: datetime, token: int) -> None:
-        heapq.heappush(self._heap, (due.timestamp(), next(self._seq), entry.key, token, FIRE, due))
+        self._push_item(entry, due.timestamp(), token, FIRE, due)
+
+    def _push_item(self, entry: Entry, when: float, token: int, action: str, due: datetime) -> None:
+        heapq.heappush(self._heap, (when, next(self._seq), entry.key, token, action, due))
         self._wake.set()
 
     async def run(self) -> None:
@@ -431,7 +447,14 @@ class Scheduler:
         missed: int = 0,
         missed_from: datetime | None = None,
     ) -> None:
-        verdict = await self._claim(entry, due)
+        try:
+            verdict = await self._claim(entry, due)
+        except WRITE_FAILURES as error:
+            # Never let a resource fall off the schedule: try this claim again shortly.
+            log.warning("claim of %s/%s for %s failed: %s; retrying", *entry.key, due, error)
+            if entry.token == token and not entry.deleted:
+                self._push_item(entry, time.time() + 1.0, token, CLAIM, due)
+            return
         if entry.token != token or entry.deleted:
             return
         if verdict != ClaimVerdict.MINE:
@@ -528,6 +551,7 @@ class Scheduler:
         start = utcnow()
         try:
             async with self._runs:
+                start = utcnow()  # skew and deadline count the wait for a free run slot
                 self.metrics.in_flight.inc()
                 try:
                     record = await self._execute(entry, spec, due, trigger, rid, trigger_value, start)
@@ -593,7 +617,7 @@ class Scheduler:
                 else None
             )
         except SecretProblem as problem:
-            await self._flag_secret_problem(entry, problem)
+            self._flag_secret_problem(entry, problem)
             return RunRecord(
                 id=rid,
                 scheduled_time=due,
@@ -635,26 +659,12 @@ class Scheduler:
             error=outcome.error,
         )
 
-    async def _flag_secret_problem(self, entry: Entry, problem: SecretProblem) -> None:
-        """A missing Secret is bad content: say so in a condition and an Event; keep the
-        schedule, so the next run succeeds once the Secret exists."""
-        message = str(problem)
-
-        def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
-            status = obj.get("status") or {}
-            generation = int(obj["metadata"].get("generation", 1))
-            conditions = planning.conditions_for(
-                status,
-                generation,
-                utcnow(),
-                Problem(problem.field, message.split(": ", 1)[-1]),
-                Phase.Invalid,
-            )
-            return {"phase": str(Phase.Invalid), "conditions": conditions}
-
-        with contextlib.suppress(Gone):
-            await self._write(entry, compute, "invalid")
-        self.events.post(entry.meta, "Warning", "SecretNotFound", message)
+    def _flag_secret_problem(self, entry: Entry, problem: SecretProblem) -> None:
+        """A missing Secret is bad content: the run's result write marks the resource
+        Invalid with a condition naming the field; the schedule stays, so the next run
+        succeeds (and clears it) once the Secret exists."""
+        entry.run_problem = Problem(problem.field, str(problem).split(": ", 1)[-1])
+        self.events.post(entry.meta, "Warning", "SecretNotFound", str(problem))
 
     async def _finish(
         self,
@@ -669,6 +679,7 @@ class Scheduler:
         if record.duration_ms is not None:
             self.metrics.run_duration.observe(record.duration_ms / 1000)
         claimed_next: datetime | None = None
+        problem, entry.run_problem = entry.run_problem, None
 
         def compute(obj: dict[str, Any]) -> dict[str, Any]:
             """The result, and — one write instead of two — the claim of the next run."""
@@ -683,6 +694,7 @@ class Scheduler:
                 now=now,
                 missed=missed,
                 trigger_value=trigger_value,
+                problem=problem,
             )
             claimed_next = self._claim_along(entry, status, patch)
             return patch
@@ -690,6 +702,9 @@ class Scheduler:
         try:
             await self._write(entry, compute, "result")
         except Gone:
+            return
+        except WRITE_FAILURES as error:
+            log.error("result of run %s of %s/%s not recorded: %s", record.id, *entry.key, error)
             return
         if claimed_next is not None:
             entry.claimed_due = claimed_next
@@ -709,6 +724,7 @@ class Scheduler:
         no other writer's change (a second operator, a user) is ever overwritten.
         """
         namespace, name = entry.key
+        backoff = iter([0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0])
         async with entry.lock, self._writes:
             for _ in range(WRITE_ATTEMPTS):
                 if entry.deleted:
@@ -722,9 +738,16 @@ class Scheduler:
                     written = await self.kube.patch_status(
                         namespace, name, patch, current["metadata"]["resourceVersion"]
                     )
+                except httpx.HTTPError as error:
+                    log.warning("status write of %s/%s failed (%s); retrying", namespace, name, error)
+                    await asyncio.sleep(next(backoff))
+                    continue
                 except ApiError as error:
                     if error.status == 404:
                         raise Gone from error
+                    if error.status in TRANSIENT_STATUSES:
+                        await asyncio.sleep(next(backoff))
+                        continue
                     if error.status != 409:
                         raise
                     self.metrics.write_conflicts.inc()
@@ -733,15 +756,14 @@ class Scheduler:
                     except ApiError as read_error:
                         if read_error.status == 404:
                             raise Gone from read_error
-                        raise
+                    except httpx.HTTPError:
+                        await asyncio.sleep(next(backoff))
                     continue
                 finally:
                     self.metrics.api_writes.labels(kind=kind).observe(time.perf_counter() - started)
                 entry.observe(written)
                 return written
-        raise RuntimeError(
-            f"status of {namespace}/{name} kept changing; gave up after {WRITE_ATTEMPTS} attempts"
-        )
+        raise WriteFailed(f"status of {namespace}/{name} not written after {WRITE_ATTEMPTS} attempts")
 
     # -- plumbing -------------------------------------------------------------------
 
