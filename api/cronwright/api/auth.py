@@ -42,10 +42,6 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def api_key_header(request: Request) -> str | None:
-    return request.headers.get("x-api-key") or None
-
-
 def require(
     scope: str, credential: Callable[[Request], str | None] = bearer_token
 ) -> Callable[[Request], Awaitable[ApiKey]]:

@@ -52,6 +52,3 @@ class Metrics:
             "Events not posted because of the rate limit.",
             registry=self.registry,
         )
-        self.invalid = Gauge(
-            "cronwright_invalid_resources", "Resources in phase Invalid.", registry=self.registry
-        )

@@ -24,7 +24,6 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -333,13 +332,3 @@ def install_crds(kubectl: Path, kubeconfig: Path) -> None:
         if time.monotonic() > deadline:
             raise ControlPlaneError(f"{name} is established but cannot be listed")
         time.sleep(0.1)
-
-
-@contextlib.contextmanager
-def control_plane(**kwargs: Any) -> Iterator[ControlPlane]:
-    plane = ControlPlane(**kwargs)
-    plane.start()
-    try:
-        yield plane
-    finally:
-        plane.stop()
