@@ -136,8 +136,12 @@ def test_runs_show_up_as_executions(
     last = detail["last_execution"]
     assert last["status"] == "success" and last["response_code"] == 200
     assert isinstance(last["response_time_ms"], int) and last["timestamp"].endswith("+05:30")
-    runs = client.get(f"{BASE}/{job['id']}/executions").json()
-    assert runs["meta"]["total"] >= 2
+    # results are recorded shortly after each call; wait for two of them
+    runs = wait_for(
+        lambda: (r := client.get(f"{BASE}/{job['id']}/executions").json())["meta"]["total"] >= 2 and r,
+        10,
+        "two executions",
+    )
     first = runs["data"][0]
     assert re.fullmatch(r"exe_[0-9a-f]{16}", first["id"]) and first["cron_job_id"] == job["id"]
     assert first["response_body"] == {"ok": True}
