@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import httpx
 
 from cronwright.api.apikeys import create_key
 from cronwright.core.controlplane.cluster import die_with_parent, free_port
-from cronwright.core.kube import Kube, load_credentials
+from cronwright.core.kube import run_with_kube
 
 
 class ApiProcess:
@@ -69,14 +68,10 @@ class ApiProcess:
                 self.popen.wait()
 
     def new_key(self, namespace: str, scopes: tuple[str, ...] = ("read", "write"), **kw: Any) -> str:
-        async def create() -> str:
-            kube = Kube(load_credentials(str(self.kubeconfig)))
-            try:
-                return await create_key(kube, namespace, scopes, keys_namespace=self.keys_namespace, **kw)
-            finally:
-                await kube.close()
-
-        return asyncio.run(create())
+        return run_with_kube(
+            str(self.kubeconfig),
+            lambda kube: create_key(kube, namespace, scopes, keys_namespace=self.keys_namespace, **kw),
+        )
 
     def client(self, key: str | None, header: str = "bearer") -> httpx.Client:
         headers = {}

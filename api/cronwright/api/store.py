@@ -17,18 +17,11 @@ from typing import Any
 import httpx
 
 from cronwright.core import models
-from cronwright.core.kube import CRD_PATH, ApiError, Kube, cronjobspec_path
+from cronwright.core.kube import CRD_PATH, ApiError, Kube, cronjobspec_path, resource_version
 
 log = logging.getLogger(__name__)
 
 CONFLICT_RETRIES = 5
-
-
-def _rv(obj: dict[str, Any]) -> int:
-    try:
-        return int(obj["metadata"]["resourceVersion"])
-    except (KeyError, ValueError):
-        return 0
 
 
 def uid_of(obj: dict[str, Any]) -> str:
@@ -52,7 +45,7 @@ class Store:
         if uid in self._tombstones:
             return
         current = self._by_uid.get(uid)
-        if current is not None and _rv(current) > _rv(obj):
+        if current is not None and resource_version(current) > resource_version(obj):
             return
         self._by_uid[uid] = obj
         meta = obj["metadata"]

@@ -68,19 +68,11 @@ def _controlplane_build(_: argparse.Namespace) -> int:
 
 
 def _with_kube(kubeconfig: str | None, call: Callable[[Kube], Awaitable[T]]) -> T:
-    import asyncio
-
-    from cronwright.core.kube import ApiError, Kube, load_credentials
-
-    async def run() -> T:
-        kube = Kube(load_credentials(kubeconfig))
-        try:
-            return await call(kube)
-        finally:
-            await kube.close()
+    """One API call for a CLI command; refusals become a one-line error, not a traceback."""
+    from cronwright.core.kube import ApiError, run_with_kube
 
     try:
-        return asyncio.run(run())
+        return run_with_kube(kubeconfig, call)
     except ApiError as error:
         raise SystemExit(f"cronwright: the API server refused: {error}") from None
     except ValueError as error:

@@ -7,7 +7,6 @@ stale file never points at a dead cluster.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import shutil
@@ -46,16 +45,12 @@ def _start_child(command: list[str], log: Path, ready_path: str) -> tuple[subpro
 
 def _api_key(kubeconfig: Path, namespace: str) -> str:
     from cronwright.api.apikeys import create_key
-    from cronwright.core.kube import Kube, load_credentials
+    from cronwright.core.kube import run_with_kube
 
-    async def create() -> str:
-        kube = Kube(load_credentials(str(kubeconfig)))
-        try:
-            return await create_key(kube, namespace, ["read", "write", "*"], description="cronwright dev")
-        finally:
-            await kube.close()
-
-    return asyncio.run(create())
+    return run_with_kube(
+        str(kubeconfig),
+        lambda kube: create_key(kube, namespace, ["read", "write", "*"], description="cronwright dev"),
+    )
 
 
 def run(state_dir: str, namespace: str) -> int:

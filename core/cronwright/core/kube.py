@@ -8,11 +8,13 @@ in-cluster service-account credentials.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from kubernetes import client as k8s_client
@@ -21,6 +23,7 @@ from kubernetes import config as k8s_config
 from cronwright.core import models
 
 CRD_PATH = f"/apis/{models.GROUP}/{models.VERSION}"
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -84,6 +87,28 @@ def load_credentials(kubeconfig: str | None = None) -> Credentials:
         key_path=cfg.key_file,
         token=token,
     )
+
+
+def resource_version(obj: dict[str, Any]) -> int:
+    """The resourceVersion as a number, to keep the newer of two copies of an object
+    (watch events can arrive after the answer to one's own, later write)."""
+    try:
+        return int(obj["metadata"]["resourceVersion"])
+    except (KeyError, ValueError):
+        return 0
+
+
+def run_with_kube(kubeconfig: str | None, call: Callable[[Kube], Awaitable[T]]) -> T:
+    """Run one async call with a client from synchronous code (CLI, dev, tests), closing it after."""
+
+    async def run() -> T:
+        kube = Kube(load_credentials(kubeconfig))
+        try:
+            return await call(kube)
+        finally:
+            await kube.close()
+
+    return asyncio.run(run())
 
 
 def cronjobspec_path(namespace: str, name: str | None = None, subresource: str | None = None) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from cronwright.core import schedule as schedule_math
-from cronwright.core.kube import ApiError, Kube, cronjobspec_path
+from cronwright.core.kube import ApiError, Kube, cronjobspec_path, resource_version
 from cronwright.core.models import ConcurrencyPolicy, CronJobSpecSpec, Phase, RunRecord, RunResult, Trigger
 from cronwright.operator import http_executor, planning
 from cronwright.operator.events import EventRecorder
@@ -48,13 +48,6 @@ WRITE_ATTEMPTS = 8
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _rv(obj: dict[str, Any]) -> int:
-    try:
-        return int(obj["metadata"]["resourceVersion"])
-    except (KeyError, ValueError):
-        return 0
 
 
 def _compact_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -130,7 +123,7 @@ class Entry:
 
     def observe(self, obj: dict[str, Any]) -> None:
         """Keep the newest copy: a watch event may arrive after our own newer write."""
-        if _rv(obj) < _rv({"metadata": self.meta}):
+        if resource_version(obj) < resource_version({"metadata": self.meta}):
             return
         status = obj.get("status") or {}
         self.meta = _compact_meta(obj["metadata"])
