@@ -690,7 +690,9 @@ class Scheduler:
             patch = planning.record_patch(
                 status,
                 record,
-                spec=spec,
+                # the spec as it is now: a pause (or a new historyLimit) that arrived while
+                # the run was in flight must not be undone by this run's result write
+                spec=entry.spec or spec,
                 generation=int(obj["metadata"].get("generation", 1)),
                 next_due=entry.next_due,
                 now=now,
