@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,6 +18,7 @@ from cronwright.api.dialects import a1base
 from cronwright.api.header_secrets import HeaderSecrets
 from cronwright.api.ratelimit import RateLimiter
 from cronwright.api.store import Store
+from cronwright.core.config import Config
 from cronwright.core.kube import Kube, load_credentials
 
 VERSION = "0.1.0"
@@ -29,6 +30,13 @@ class ApiSettings:
     keys_namespace: str = "cronwright-system"
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 40
+    #: Named targets (cron-registry handlers, asta channels) from the settings file.
+    config: Config = field(default_factory=Config)
+
+
+#: Every dialect module serves `router` under its `PREFIXES` and renders errors there with
+#: `render_error` in its own envelope.
+DIALECTS = (a1base,)
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -42,6 +50,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             keys=KeyStore(kube, settings.keys_namespace),
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             headers=HeaderSecrets(kube),
+            config=settings.config,
         )
         try:
             yield
@@ -55,8 +64,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         description="Five cron-job APIs over CronJobSpec resources. Authenticate with an API key.",
         lifespan=lifespan,
     )
-    app.include_router(a1base.router)
-    errors.install(app, {a1base.PREFIX: a1base.render_error}, fallback=a1base.render_error)
+    for dialect in DIALECTS:
+        app.include_router(dialect.router)
+    renderers = {prefix: dialect.render_error for dialect in DIALECTS for prefix in dialect.PREFIXES}
+    errors.install(app, renderers, fallback=a1base.render_error)
     _document_no_422(app)
 
     @app.get("/healthz", include_in_schema=False)

@@ -19,6 +19,7 @@ from cronwright.api.errors import ApiProblem
 from cronwright.api.header_secrets import HeaderSecrets
 from cronwright.api.ratelimit import RateLimiter
 from cronwright.api.store import Store
+from cronwright.core.config import Config
 from cronwright.core.kube import ApiError
 
 
@@ -30,6 +31,7 @@ class Facade:
     keys: KeyStore
     limiter: RateLimiter
     headers: HeaderSecrets
+    config: Config
 
 
 def facade(request: Request) -> Facade:

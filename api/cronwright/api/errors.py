@@ -78,7 +78,8 @@ def install(app: FastAPI, renderers: dict[str, Renderer], fallback: Renderer) ->
 
     def renderer_for(request: Request) -> Renderer:
         path = request.url.path
-        best = max((p for p in renderers if path.startswith(p)), key=len, default=None)
+        matching = (p for p in renderers if path == p or path.startswith(p.rstrip("/") + "/"))
+        best = max(matching, key=len, default=None)
         return renderers[best] if best else fallback
 
     async def on_problem(request: Request, problem: ApiProblem) -> JSONResponse:

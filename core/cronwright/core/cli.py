@@ -29,8 +29,14 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _operator(args: argparse.Namespace) -> int:
+    from cronwright.core import config
     from cronwright.operator import main as operator_main
 
+    try:
+        settings = config.load(args.config)
+    except config.ConfigError as error:
+        sys.stderr.write(f"cronwright operator: {error}\n")
+        return 2
     options = operator_main.Options(
         kubeconfig=args.kubeconfig,
         namespaces=args.namespace or [],
@@ -39,6 +45,7 @@ def _operator(args: argparse.Namespace) -> int:
         claim_ahead=args.claim_ahead,
         max_concurrent_runs=args.max_concurrent_runs,
         log_format=args.log_format,
+        config=settings,
     )
     if args.instance:
         options.instance = args.instance
@@ -49,12 +56,19 @@ def _operator(args: argparse.Namespace) -> int:
 
 def _api(args: argparse.Namespace) -> int:
     from cronwright.api import app
+    from cronwright.core import config
 
+    try:
+        named = config.load(args.config)
+    except config.ConfigError as error:
+        sys.stderr.write(f"cronwright api: {error}\n")
+        return 2
     settings = app.ApiSettings(
         kubeconfig=args.kubeconfig,
         keys_namespace=args.keys_namespace,
         rate_limit_per_second=args.rate_limit_per_second,
         rate_limit_burst=args.rate_limit_burst,
+        config=named,
     )
     return app.main(settings, args.host, args.port)
 
@@ -164,6 +178,7 @@ def parser() -> argparse.ArgumentParser:
         "--max-concurrent-runs", type=int, default=128, help="runs executing at once (= HTTP connections)"
     )
     op.add_argument("--log-format", choices=["json", "text"], default="json")
+    op.add_argument("--config", help="settings file shared with the facade (docs/configuration.md)")
     op.set_defaults(func=_operator)
 
     keys = commands.add_parser("apikey", help="create, list and revoke API keys of the REST facade")
@@ -196,6 +211,7 @@ def parser() -> argparse.ArgumentParser:
     api.add_argument("--keys-namespace", default="cronwright-system", help="namespace of the API key Secrets")
     api.add_argument("--rate-limit-per-second", type=float, default=20.0, help="requests per second per key")
     api.add_argument("--rate-limit-burst", type=int, default=40, help="burst size per key")
+    api.add_argument("--config", help="settings file: named handlers and channels (docs/configuration.md)")
     api.set_defaults(func=_api)
 
     build = commands.add_parser(

@@ -23,6 +23,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cronwright.core import models
+from cronwright.core.config import Config
 from cronwright.core.kube import Credentials, Kube, load_credentials
 from cronwright.operator import http_executor
 from cronwright.operator.events import EventRecorder
@@ -46,6 +47,7 @@ class Options:
     claim_ahead: float = 5.0
     max_concurrent_runs: int = 128
     log_format: str = "json"
+    config: Config = field(default_factory=Config)
 
 
 async def serve_health(

@@ -41,6 +41,7 @@ from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 
 PREFIX = "/v1/cron-jobs"
+PREFIXES = (PREFIX,)
 DIALECT_LABEL = "cronwright.io/dialect"
 TIME_ANNOTATION = "a1base.cronwright.io/time"
 UPDATED_ANNOTATION = "cronwright.io/updated-at"
