@@ -13,6 +13,7 @@ from cronwright.operator.planning import (
     ClaimVerdict,
     Problem,
     judge_claim,
+    manual_run_id,
     parse_spec,
     plan,
     record_patch,
@@ -190,3 +191,12 @@ def test_run_ids_are_stable_and_distinct() -> None:
     assert run_id("u", T0) != run_id("u", T0 + timedelta(seconds=1))
     assert run_id("u", T0) != run_id("v", T0)
     assert run_id("u", T0, "a") != run_id("u", T0, "b")
+
+
+def test_a_manual_run_id_is_known_from_the_trigger_value_alone() -> None:
+    assert manual_run_id("u", "a") == manual_run_id("u", "a")
+    assert manual_run_id("u", "a") not in {
+        manual_run_id("u", "b"),
+        manual_run_id("v", "a"),
+        run_id("u", T0, "a"),
+    }

@@ -50,6 +50,12 @@ def run_id(uid: str, scheduled: datetime, trigger_value: str | None = None) -> s
     return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
+def manual_run_id(uid: str, trigger_value: str) -> str:
+    """A manual run is named by its trigger value alone, so whoever sets the trigger
+    annotation (the facade's trigger endpoints) knows the run id before the run starts."""
+    return hashlib.sha256(f"{uid}|manual|{trigger_value}".encode()).hexdigest()[:16]
+
+
 def idempotency_key(uid: str, scheduled: datetime, trigger_value: str | None = None) -> str:
     """Same for every attempt of one run; receivers can deduplicate on it."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cronwright:{uid}:{rfc3339(scheduled)}:{trigger_value or ''}"))

@@ -512,7 +512,11 @@ class Scheduler:
         spec = entry.spec
         if spec is None:
             return
-        rid = planning.run_id(entry.uid, due, trigger_value)
+        rid = (
+            planning.manual_run_id(entry.uid, trigger_value)
+            if trigger_value
+            else planning.run_id(entry.uid, due)
+        )
         if entry.running and spec.concurrency_policy is ConcurrencyPolicy.Forbid:
             record = RunRecord(
                 id=rid,
