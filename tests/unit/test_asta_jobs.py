@@ -183,3 +183,11 @@ def test_every_valid_job_reads_back_as_sent(
     view = jobs.view(stored(fields, job_id), datetime(2026, 1, 1, tzinfo=UTC))
     assert view["id"] == job_id
     assert {k: view[k] for k in sent} == sent
+
+
+def test_unpaired_surrogates_are_refused_naming_the_field() -> None:
+    """JSON may carry "\\ud800"; such a string cannot be stored, so it never gets that far."""
+    for field in ("name", "message", "channel_target"):
+        with pytest.raises(ValidationError) as error:
+            jobs.AstaJobFields.model_validate({**EXAMPLE, field: "a\ud800b"})
+        assert error.value.errors()[0]["loc"] == (field,)
