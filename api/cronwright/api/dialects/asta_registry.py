@@ -32,6 +32,8 @@ REGISTRY_NAME = "cronwright-asta-registry"
 GRACE_SECONDS = 30.0
 #: Concurrent creates queue on one object; each round lets one writer through.
 WRITE_ATTEMPTS = 200
+#: Someone wrote the registry in between (409), or deleted it (404): read again and redo.
+LOST_RACE = (404, 409)
 
 
 class NameTaken(Exception):
@@ -184,7 +186,7 @@ class Registries:
             try:
                 await self._write(namespace, updated)
             except ApiError as error:
-                if error.status != 409:
+                if error.status not in LOST_RACE:
                     raise
                 await _pause(attempt)
                 continue
@@ -203,7 +205,7 @@ class Registries:
                     await self._write(namespace, updated)
                     return
                 except ApiError as error:
-                    if error.status != 409:
+                    if error.status not in LOST_RACE:
                         raise
                     await _pause(attempt)
         except Exception as error:  # best effort, see the docstring
