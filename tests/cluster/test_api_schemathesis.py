@@ -202,6 +202,8 @@ def test_openapi_declares_the_dialect_errors_and_no_422(api: ApiProcess) -> None
         for method, operation in operations.items():
             responses = operation["responses"]
             assert "422" not in responses, f"{method} {path}"
+            if not path.startswith(BASE):
+                continue  # each dialect's own file checks its envelope
             assert responses["400"]["content"]["application/json"]["schema"] == {
                 "$ref": "#/components/schemas/ErrorEnvelope"
             }, f"{method} {path}"
