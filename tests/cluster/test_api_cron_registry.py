@@ -281,3 +281,38 @@ def test_auth_and_tenancy(registry_api: ApiProcess, cluster: Cluster, namespace:
         assert reader.get(f"{BASE}/{job['job_id']}").status_code == 200
         _error(reader.post(f"{BASE}/{job['job_id']}/trigger"), 403, "forbidden")
         _error(reader.delete(f"{BASE}/{job['job_id']}"), 403, "forbidden")
+
+
+def test_jobs_of_other_dialects_show_up_when_expressible(client: httpx.Client) -> None:
+    """One resource, several views: what a1base or agent-schedules made is a registry job too."""
+    a1base = client.post(
+        "/v1/cron-jobs",
+        json={
+            "endpoint_url": "http://127.0.0.1:9/a",
+            "frequency": "custom",
+            "custom_schedule": "0 6 * * *",
+            "method": "POST",
+        },
+    )
+    assert a1base.status_code == 201, a1base.text
+    daily = client.post(
+        "/v1/cron-jobs",
+        json={"endpoint_url": "http://127.0.0.1:9/b", "frequency": "daily", "time": "06:00", "method": "GET"},
+    )
+    assert daily.status_code == 201, daily.text
+    agent = client.post(
+        "/api/agents/agent-1/schedules",
+        json={"name": "Sync", "type": "cron", "cron_expression": "0 * * * *", "callback_id": "sync-workflow"},
+    )
+    assert agent.status_code == 201, agent.text
+    registered = client.post(BASE, json=EXAMPLE).json()
+
+    listed = {j["job_id"]: j for j in client.get(BASE).json()["data"]}
+    assert len(listed) == 3, "the daily preset has no cron string: left out"
+    assert listed[agent.json()["id"].replace("-", "_")]["schedule"] == "0 * * * *"
+    assert any(j["schedule"] == "0 6 * * *" and j["handler"] is None for j in listed.values())
+    assert listed[registered["job_id"]]["handler"] == "reminder_scheduler"
+    in_a1base = client.get("/v1/cron-jobs").json()["data"]
+    assert any(j["custom_schedule"] == "0 8 * * *" for j in in_a1base), (
+        "a registry job is an a1base custom job"
+    )
