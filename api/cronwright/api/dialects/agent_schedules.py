@@ -20,7 +20,8 @@ is UTC with a Z — for cron the next fire time (null while paused or completed)
 creation + delay; in a PUT it only counts for type once (it is computed for the others, so
 a client sending a schedule back unchanged is not refused). An agent id must be a valid
 label value (1-63 letters, digits, `-`, `_`, `.`). Executions are status.history, newest
-first: `success`, `failed`, `missed`, `skipped` or `running`.
+first: `success`, `failed`, `missed`, `skipped` or `running`. The document lists error
+codes only: errors use the facade's `{"error": {"code", "message", "details"}}` envelope.
 """
 
 from __future__ import annotations
