@@ -7,6 +7,7 @@ started by the schedule or by a trigger really reach it.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,16 +126,38 @@ def test_document_examples(cluster: Cluster, namespace: str, client: httpx.Clien
 
 
 def test_scheduled_runs_reach_the_handler_and_show_in_the_view(
-    namespace: str, client: httpx.Client, handler_receiver: Receiver, operator: OperatorProcess
+    cluster: Cluster,
+    namespace: str,
+    client: httpx.Client,
+    handler_receiver: Receiver,
+    operator: OperatorProcess,
 ) -> None:
     before = len(handler_receiver.at("/remind"))
     job = client.post(BASE, json={**EXAMPLE, "schedule": "*/2 * * * * *"}).json()
+    name = job["job_id"].replace("_", "-")
     wait_for(lambda: len(handler_receiver.at("/remind")) >= before + 2, 30, "scheduled calls")
     detail = wait_for(
         lambda: (d := client.get(f"{BASE}/{job['job_id']}").json())["last_triggered_at"] and d, 15, "a result"
     )
     assert UTC_TIME.match(detail["last_triggered_at"]) and isinstance(detail["last_run_duration_ms"], int)
     assert detail["status"] == "active" and UTC_TIME.match(detail["next_trigger_at"])
+
+    # Disabled, it runs only when triggered.
+    assert client.put(f"{BASE}/{job['job_id']}", json={"enabled": False}).json()["status"] == "disabled"
+    time.sleep(3)  # what was claimed before disabling lands
+    idle = len(handler_receiver.at("/remind"))
+    triggered = client.post(f"{BASE}/{job['job_id']}/trigger").json()
+    assert triggered["lock_acquired"] is True
+    wait_for(lambda: len(handler_receiver.at("/remind")) == idle + 1, 20, "the triggered call")
+    run_id = triggered["run_id"].removeprefix("run_")
+    last = wait_for(
+        lambda: (r := status(cluster, namespace, name).get("lastRun") or {}).get("id") == run_id and r,
+        15,
+        "result",
+    )
+    assert last["trigger"] == "manual" and last["result"] == "Succeeded"
+    time.sleep(3)
+    assert len(handler_receiver.at("/remind")) == idle + 1, "no scheduled call while disabled"
 
 
 def test_trigger_runs_now_and_forbid_refuses_a_second_run_in_flight(
