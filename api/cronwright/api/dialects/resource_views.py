@@ -1,0 +1,98 @@
+"""Small pure readings of a CronJobSpec shared by the agent-schedules and cron-registry views.
+
+Each dialect shows the same facts (when it runs next, when it last ran, whether a run is
+in flight) under its own field names; computing them once here keeps the two views from
+drifting apart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from cronwright.core import models
+from cronwright.core import schedule as schedule_math
+from cronwright.operator.planning import TRIGGER_ANNOTATION, manual_run_id, parse_time
+
+DIALECT_LABEL = "cronwright.io/dialect"
+UPDATED_ANNOTATION = "cronwright.io/updated-at"
+
+
+def utc_text(moment: datetime | None) -> str | None:
+    """Seconds precision with a Z, the shape both documents print."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def created_at(obj: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(obj["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+
+
+def next_fire(obj: dict[str, Any], now: datetime) -> datetime | None:
+    """The operator's own rule for the next run, so it is right before the operator has seen
+    the job; None while suspended or when nothing is left to run."""
+    spec = obj["spec"]
+    if spec.get("suspend"):
+        return None
+    try:
+        schedule = models.Schedule.model_validate(spec["schedule"])
+        return schedule_math.next_fire_after(schedule, now, created_at(obj))
+    except (ValueError, KeyError, schedule_math.ScheduleError):
+        return None  # invalid content: the operator reports it in status
+
+
+def last_run_time(status: dict[str, Any]) -> datetime | None:
+    run = status.get("lastRun") or {}
+    return parse_time(run.get("startTime") or run.get("scheduledTime"))
+
+
+def run_in_flight(obj: dict[str, Any], now: datetime) -> bool:
+    """Whether a run of this job is claimed or in flight right now, from its status alone.
+
+    - status.active lists run objects still going (workflow targets);
+    - the claim names a scheduled time that has come but has no result yet (the operator
+      claims the *next* time ahead of it, so a claim in the future is not a run);
+    - a manual trigger (recorded in lastTrigger, or still only asked for in the annotation)
+      whose run has no result yet.
+    A suspended job's scheduled claim never fires, so it does not count.
+    """
+    status = obj.get("status") or {}
+    if status.get("active"):
+        return True
+    finished = {run.get("id") for run in status.get("history") or []}
+    finished.add((status.get("lastRun") or {}).get("id"))
+    claim = status.get("claim") or {}
+    claimed = parse_time(claim.get("scheduledTime"))
+    last_scheduled = parse_time(status.get("lastScheduleTime"))
+    if (
+        claimed is not None
+        and not obj["spec"].get("suspend")
+        and claimed <= now
+        and (last_scheduled is None or claimed > last_scheduled)
+        and claim.get("runId") not in finished
+    ):
+        return True
+    uid = obj["metadata"]["uid"]
+    asked = (obj["metadata"].get("annotations") or {}).get(TRIGGER_ANNOTATION)
+    if asked and asked != status.get("lastTrigger") and manual_run_id(uid, asked) not in finished:
+        return True  # asked for, not yet picked up by the operator
+    recorded = status.get("lastTrigger")
+    # A full history may have pushed the manual run's record out: then it cannot be told apart
+    # from a finished one, and the operator's own Forbid check is what holds.
+    history_full = len(status.get("history") or []) >= int(obj["spec"].get("historyLimit", 20))
+    return bool(recorded) and manual_run_id(uid, recorded) not in finished and not history_full
+
+
+def replacing(
+    old: dict[str, Any], new: dict[str, Any], opaque: frozenset[str] = frozenset({"body"})
+) -> dict[str, Any]:
+    """A merge patch that turns `old` into `new` (null removes what `new` lacks); values under
+    `opaque` keys are replaced whole."""
+    patch: dict[str, Any] = {k: None for k in old if k not in new}
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(old.get(k), dict) and k not in opaque:
+            patch[k] = replacing(old[k], v, opaque)
+        else:
+            patch[k] = v
+    return patch

@@ -1,0 +1,104 @@
+"""run_in_flight: when a cron-registry job reports `lock_acquired`, from its status alone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cronwright.api.dialects.resource_views import replacing, run_in_flight, utc_text
+from cronwright.operator.planning import TRIGGER_ANNOTATION, manual_run_id
+
+UID = "0b7e4a7c-1d2e-4f3a-9b8c-7d6e5f4a3b2c"
+NOW = datetime(2026, 3, 26, 10, 25, tzinfo=UTC)
+
+
+def job(status: dict[str, Any] | None = None, trigger: str | None = None, **spec: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"uid": UID, "name": "job-x", "annotations": {}}
+    if trigger:
+        meta["annotations"][TRIGGER_ANNOTATION] = trigger
+    return {"metadata": meta, "spec": {"schedule": {"cron": "0 8 * * *"}, **spec}, "status": status or {}}
+
+
+def at(minutes: float) -> str:
+    return utc_text(NOW + timedelta(minutes=minutes)) or ""
+
+
+def test_a_fresh_job_has_nothing_in_flight() -> None:
+    assert not run_in_flight(job(), NOW)
+
+
+def test_a_run_object_still_going_is_in_flight() -> None:
+    active = [{"apiVersion": "batch/v1", "kind": "Job", "name": "run-1"}]
+    assert run_in_flight(job({"active": active}), NOW)
+
+
+def test_a_claim_whose_time_has_come_without_a_result_is_in_flight() -> None:
+    status = {"claim": {"scheduledTime": at(-1), "runId": "r2"}, "lastScheduleTime": at(-61)}
+    assert run_in_flight(job(status), NOW)
+
+
+def test_a_claim_ahead_of_time_is_not_a_run() -> None:
+    """The operator claims the next run together with the last result, long before it is due."""
+    status = {"claim": {"scheduledTime": at(60), "runId": "r3"}, "lastScheduleTime": at(-1)}
+    assert not run_in_flight(job(status), NOW)
+
+
+def test_a_claim_with_its_result_recorded_is_over() -> None:
+    status = {
+        "claim": {"scheduledTime": at(-1), "runId": "r2"},
+        "lastScheduleTime": at(-1),
+        "lastRun": {"id": "r2", "result": "Succeeded"},
+    }
+    assert not run_in_flight(job(status), NOW)
+
+
+def test_a_suspended_jobs_claim_never_fires() -> None:
+    status = {"claim": {"scheduledTime": at(-5), "runId": "r2"}, "lastScheduleTime": at(-65)}
+    assert not run_in_flight(job(status, suspend=True), NOW)
+
+
+def test_a_manual_trigger_is_in_flight_until_its_run_is_recorded() -> None:
+    asked = job(trigger="t1")
+    assert run_in_flight(asked, NOW), "asked for, not yet picked up"
+    started = job({"lastTrigger": "t1"}, trigger="t1")
+    assert run_in_flight(started, NOW), "picked up, no result yet"
+    done = {"lastTrigger": "t1", "history": [{"id": manual_run_id(UID, "t1"), "result": "Succeeded"}]}
+    assert not run_in_flight(job(done, trigger="t1"), NOW)
+    done_without_history = {"lastTrigger": "t1", "lastRun": {"id": manual_run_id(UID, "t1")}}
+    assert not run_in_flight(job(done_without_history, trigger="t1", historyLimit=0), NOW)
+
+
+def test_a_new_trigger_after_a_finished_one_is_in_flight() -> None:
+    done = {"lastTrigger": "t1", "history": [{"id": manual_run_id(UID, "t1"), "result": "Succeeded"}]}
+    assert run_in_flight(job(done, trigger="t2"), NOW)
+
+
+def test_a_manual_run_pushed_out_of_a_full_history_is_not_held_forever() -> None:
+    full = {"lastTrigger": "t1", "history": [{"id": f"r{i}"} for i in range(3)], "lastRun": {"id": "r0"}}
+    assert not run_in_flight(job(full, trigger="t1", historyLimit=3), NOW)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from("abcd"), st.integers() | st.dictionaries(st.sampled_from("xy"), st.integers())
+    )
+)
+def test_replacing_turns_old_into_new(new: dict[str, Any]) -> None:
+    old = {"a": {"x": 1}, "b": 2, "e": {"y": 3}}
+    assert merge(old, replacing(old, new)) == new
+
+
+def merge(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch, as the API server applies it."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge(result.get(key), value)
+    return result
