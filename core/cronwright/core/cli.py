@@ -181,9 +181,7 @@ def parser() -> argparse.ArgumentParser:
         "--max-concurrent-runs", type=int, default=128, help="runs executing at once (= HTTP connections)"
     )
     op.add_argument("--log-format", choices=["json", "text"], default="json")
-    op.add_argument(
-        "--heartbeat-interval", type=float, default=10.0, help="seconds between heartbeat checks"
-    )
+    op.add_argument("--heartbeat-interval", type=float, default=10.0, help="seconds between heartbeat checks")
     op.add_argument("--config", help="settings file shared with the facade (docs/configuration.md)")
     op.set_defaults(func=_operator)
 
