@@ -134,11 +134,7 @@ def test_document_examples_round_trip(
     )
 
     deleted = client.delete(f"{JOBS}/{job['id']}")
-    assert deleted.status_code == 200 and deleted.json() == {
-        "id": job["id"],
-        "deleted": True,
-        "deletedJobs": None,
-    }
+    assert deleted.status_code == 200 and deleted.json() == {"id": job["id"], "deleted": True}
     _error(client.get(f"{JOBS}/{job['id']}"), 404, "not found")
     assert cluster.kubectl_run("get", "secret", secret_ref, "-n", namespace, check=False).returncode != 0
 

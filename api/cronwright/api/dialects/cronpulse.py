@@ -638,7 +638,12 @@ async def _delete_job(request: Request, key: ApiKey, obj: dict[str, Any]) -> boo
     return deleted
 
 
-@router.delete(f"{JOBS}/{{job_id}}", response_model=CronpulseDeleted, summary="Delete a job")
+@router.delete(
+    f"{JOBS}/{{job_id}}",
+    response_model=CronpulseDeleted,
+    response_model_exclude_none=True,
+    summary="Delete a job",
+)
 async def delete_job(request: Request, job_id: str, key: ApiKey = WRITE_JOBS) -> dict[str, Any]:
     if not await _delete_job(request, key, _job(request, key, job_id)):
         raise ApiProblem(404, "not_found", f"Job {job_id} not found")
