@@ -60,3 +60,11 @@ def test_document_parses_as_one_crd(kind: str, name: str) -> None:
     assert [d["kind"] for d in docs] == ["CustomResourceDefinition"]
     assert docs[0]["metadata"]["name"] == name
     assert docs[0]["spec"]["names"]["kind"] == kind
+
+
+@pytest.mark.parametrize("kind", list(crd.DEFINITIONS))
+def test_cli_prints_what_make_crd_writes(kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from cronwright.core import cli
+
+    assert cli.main(["crd", "--kind", kind]) == 0
+    assert capsys.readouterr().out == (CRDS / crd.file_name(kind)).read_text()
