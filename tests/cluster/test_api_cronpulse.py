@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -306,6 +308,32 @@ def test_permissions_tenancy_and_generic_scopes(
         _error(stranger.get(f"{JOBS}/{job.json()['id']}"), 404, "not found")
         _error(stranger.get(f"{PROJECTS}/{project['id']}"), 404, "not found")
         assert stranger.get(JOBS).json() == [] and stranger.get(PROJECTS).json() == []
+
+
+def test_cli_makes_keys_with_cronpulse_permissions(api: ApiProcess, namespace: str) -> None:
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cronwright.core.cli",
+            "apikey",
+            "create",
+            f"--kubeconfig={api.kubeconfig}",
+            f"--keys-namespace={api.keys_namespace}",
+            f"--namespace={namespace}",
+            "--scope=read:projects",
+            "--scope=write:projects",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "read:projects,write:projects" in made.stderr
+    with api.client(made.stdout.strip(), header="x-api-key") as client:
+        assert client.post(PROJECTS, json={"name": "From the CLI"}).status_code == 201
+        assert [p["name"] for p in client.get(PROJECTS).json()] == ["From the CLI"]
+        _error(client.get(JOBS), 403, "read:jobs")
 
 
 def test_kubectl_jobs_show_when_expressible(
