@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -199,7 +200,7 @@ def test_runs_reach_the_target_and_show_in_the_view(
     assert statuses == {ok["id"]: "success", wrong["id"]: "failed"}
 
 
-def test_heartbeat_down_shows_and_ping_records_activity(
+def test_heartbeat_goes_down_and_a_ping_clears_it(
     cluster: Cluster,
     namespace: str,
     client: httpx.Client,
@@ -209,15 +210,22 @@ def test_heartbeat_down_shows_and_ping_records_activity(
 ) -> None:
     start_operator(extra=("--heartbeat-interval", "0.5"))
     receiver.script("/broken", default=Reply(status=500))
+    # Due once, a few seconds from now (then next year): the run fails, nothing else is due.
+    due = datetime.now(UTC) + timedelta(seconds=8)
+    once = f"{due.second} {due.minute} {due.hour} {due.day} {due.month} *"
     job = client.post(
         JOBS,
         json={
             **example_job(receiver.url("/broken"), project["id"]),
-            "schedule": "*/3 * * * * *",
+            "schedule": once,
             "heartbeatTolerance": 0,
         },
     ).json()
+    assert job["lastStatus"] is None
     wait_for(lambda: client.get(f"{JOBS}/{job['id']}").json()["lastStatus"] == "down", 30, "lastStatus down")
+    assert receiver.at("/broken"), "the run happened and failed"
+    listed = client.get(f"{PROJECTS}/{project['id']}").json()["jobs"]
+    assert listed == [{"id": job["id"], "name": "Health Check", "lastStatus": "down"}]
     generation = get(cluster, namespace, job["id"])["metadata"]["generation"]
 
     pinged = client.post(f"{JOBS}/{job['id']}/ping")
@@ -227,6 +235,13 @@ def test_heartbeat_down_shows_and_ping_records_activity(
     obj = get(cluster, namespace, job["id"])
     assert obj["metadata"]["annotations"]["cronwright.io/last-ping"] == stamp
     assert obj["metadata"]["generation"] == generation  # metadata only: no spec change, no drift
+    cleared = wait_for(
+        lambda: (j := client.get(f"{JOBS}/{job['id']}").json())["lastStatus"] == "success" and j,
+        20,
+        "the ping to clear Down",
+    )
+    assert cleared["lastActivityAt"] == stamp
+    assert (get(cluster, namespace, job["id"])["status"]["heartbeat"]["state"]) == "Up"
     _error(client.post(f"{JOBS}/cl000000000000000000000000/ping"), 404, "not found")
 
 
