@@ -35,7 +35,8 @@ format: $(INSTALLED)
 	$(BIN)/ruff format .
 
 crd: $(INSTALLED)
-	$(BIN)/cronwright crd > crds/cronjobspecs.cronwright.io.yaml
+	$(BIN)/cronwright crd --kind CronJobSpec > crds/cronjobspecs.cronwright.io.yaml
+	$(BIN)/cronwright crd --kind CronProject > crds/cronprojects.cronwright.io.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .cronwright

@@ -1,20 +1,23 @@
-"""The CRD in crds/ is exactly what the models generate, and is a structural schema."""
+"""The CRDs in crds/ are exactly what the models generate, and are structural schemas."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from cronwright.core import crd
 
-CRD_FILE = Path(__file__).resolve().parents[2] / "crds" / "cronjobspecs.cronwright.io.yaml"
+CRDS = Path(__file__).resolve().parents[2] / "crds"
 
 
-def test_crd_file_is_the_generated_one() -> None:
-    assert CRD_FILE.read_text() == crd.render(), (
-        "crds/ is stale: run `cronwright crd > crds/cronjobspecs.cronwright.io.yaml`"
+@pytest.mark.parametrize("kind", list(crd.DEFINITIONS))
+def test_crd_file_is_the_generated_one(kind: str) -> None:
+    path = CRDS / crd.file_name(kind)
+    assert path.exists() and path.read_text() == crd.render(kind), (
+        f"crds/ is stale: run `make crd` (cronwright crd --kind {kind} > crds/{path.name})"
     )
 
 
@@ -34,8 +37,9 @@ def _walk(node: dict[str, Any], path: str) -> list[str]:
     return problems
 
 
-def test_schema_is_structural_and_documented() -> None:
-    schema = crd.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+@pytest.mark.parametrize("kind", list(crd.DEFINITIONS))
+def test_schema_is_structural_and_documented(kind: str) -> None:
+    schema = crd.DEFINITIONS[kind]()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     assert _walk(schema, "") == []
     spec = schema["properties"]["spec"]["properties"]
     undocumented = [
@@ -47,7 +51,20 @@ def test_schema_is_structural_and_documented() -> None:
     assert undocumented == []
 
 
-def test_document_parses_as_one_crd() -> None:
-    docs = list(yaml.safe_load_all(CRD_FILE.read_text()))
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [("CronJobSpec", "cronjobspecs.cronwright.io"), ("CronProject", "cronprojects.cronwright.io")],
+)
+def test_document_parses_as_one_crd(kind: str, name: str) -> None:
+    docs = list(yaml.safe_load_all((CRDS / f"{name}.yaml").read_text()))
     assert [d["kind"] for d in docs] == ["CustomResourceDefinition"]
-    assert docs[0]["metadata"]["name"] == "cronjobspecs.cronwright.io"
+    assert docs[0]["metadata"]["name"] == name
+    assert docs[0]["spec"]["names"]["kind"] == kind
+
+
+@pytest.mark.parametrize("kind", list(crd.DEFINITIONS))
+def test_cli_prints_what_make_crd_writes(kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from cronwright.core import cli
+
+    assert cli.main(["crd", "--kind", kind]) == 0
+    assert capsys.readouterr().out == (CRDS / crd.file_name(kind)).read_text()

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from cronwright.api import errors
 from cronwright.api.apikeys import KeyStore
 from cronwright.api.auth import Facade
-from cronwright.api.dialects import a1base, agent_schedules, asta, cron_registry
+from cronwright.api.dialects import a1base, agent_schedules, asta, cron_registry, cronpulse
 from cronwright.api.header_secrets import HeaderSecrets
 from cronwright.api.ratelimit import RateLimiter
 from cronwright.api.store import Store
@@ -36,7 +36,7 @@ class ApiSettings:
 
 #: Every dialect module serves `router` under its `PREFIXES` and renders errors there with
 #: `render_error` in its own envelope.
-DIALECTS = (a1base, agent_schedules, cron_registry, asta)
+DIALECTS = (a1base, agent_schedules, cron_registry, asta, cronpulse)
 
 
 def create_app(settings: ApiSettings) -> FastAPI:

@@ -44,10 +44,18 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def api_key_header(request: Request) -> str | None:
+    """The key in an `X-API-Key` header (the cronpulse dialect)."""
+    return request.headers.get("x-api-key", "").strip() or None
+
+
 def require(
-    scope: str, credential: Callable[[Request], str | None] = bearer_token
+    scope: str,
+    credential: Callable[[Request], str | None] = bearer_token,
+    also: tuple[str, ...] = (),
 ) -> Callable[[Request], Awaitable[ApiKey]]:
-    """A FastAPI dependency: the caller's key, having checked it may use `scope`."""
+    """A FastAPI dependency: the caller's key, having checked it may use `scope` — or one of
+    the scopes in `also` that imply it in this dialect (e.g. "read" for "read:jobs")."""
 
     async def dependency(request: Request) -> ApiKey:
         state = facade(request)
@@ -66,7 +74,7 @@ def require(
                 f"Rate limit exceeded; retry after {retry} second(s)",
                 headers={"Retry-After": str(retry)},
             )
-        if not key.allows(scope):
+        if not any(key.allows(s) for s in (scope, *also)):
             raise ApiProblem(403, "forbidden", f"This API key lacks the '{scope}' scope")
         return key
 

@@ -15,10 +15,10 @@ KUBECONFIG_HELP = "kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-c
 T = TypeVar("T")
 
 
-def _crd(_: argparse.Namespace) -> int:
+def _crd(args: argparse.Namespace) -> int:
     from cronwright.core import crd
 
-    sys.stdout.write(crd.render())
+    sys.stdout.write(crd.render(args.kind))
     return 0
 
 
@@ -46,6 +46,7 @@ def _operator(args: argparse.Namespace) -> int:
         max_concurrent_runs=args.max_concurrent_runs,
         log_format=args.log_format,
         config=settings,
+        heartbeat_interval=args.heartbeat_interval,
     )
     if args.instance:
         options.instance = args.instance
@@ -151,7 +152,9 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="cronwright", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
 
-    commands.add_parser("crd", help="print the CronJobSpec CustomResourceDefinition").set_defaults(func=_crd)
+    crd = commands.add_parser("crd", help="print a CustomResourceDefinition (default: CronJobSpec)")
+    crd.add_argument("--kind", choices=["CronJobSpec", "CronProject"], default="CronJobSpec")
+    crd.set_defaults(func=_crd)
 
     dev = commands.add_parser("dev", help="run a local control plane with cronwright on it until Ctrl-C")
     dev.add_argument("--state-dir", default=".cronwright", help="where dev.json and the kubeconfig go")
@@ -178,6 +181,7 @@ def parser() -> argparse.ArgumentParser:
         "--max-concurrent-runs", type=int, default=128, help="runs executing at once (= HTTP connections)"
     )
     op.add_argument("--log-format", choices=["json", "text"], default="json")
+    op.add_argument("--heartbeat-interval", type=float, default=10.0, help="seconds between heartbeat checks")
     op.add_argument("--config", help="settings file shared with the facade (docs/configuration.md)")
     op.set_defaults(func=_operator)
 

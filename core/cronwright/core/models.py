@@ -23,6 +23,13 @@ PLURAL = "cronjobspecs"
 SINGULAR = "cronjobspec"
 SHORT_NAMES = ["cjs"]
 API_VERSION = f"{GROUP}/{VERSION}"
+PROJECT_KIND = "CronProject"
+PROJECT_PLURAL = "cronprojects"
+PROJECT_SINGULAR = "cronproject"
+#: When an outside process last reported in (RFC 3339), for heartbeat monitoring. Metadata,
+#: not spec: a ping moves no generation, so GitOps tools see no drift.
+PING_ANNOTATION = "cronwright.io/last-ping"
+MAX_HEARTBEAT_TOLERANCE_SECONDS = 7 * 24 * 3600
 
 MAX_HISTORY = 100
 MAX_TIMEOUT_SECONDS = 3600
@@ -278,6 +285,15 @@ class Retry(Model):
     """Upper bound of one backoff."""
 
 
+class Heartbeat(Model):
+    """Dead-man's switch: the job is Down when no successful activity (a successful run, or
+    a ping recorded in the cronwright.io/last-ping annotation) follows a due time within the
+    tolerance."""
+
+    tolerance_seconds: int = Field(default=300, ge=0, le=MAX_HEARTBEAT_TOLERANCE_SECONDS)
+    """Grace after each due time before the job counts as Down (0-604800 seconds)."""
+
+
 class CronJobSpecSpec(Model):
     """What to run and when."""
 
@@ -314,6 +330,9 @@ class CronJobSpecSpec(Model):
 
     history_limit: int = Field(default=20, ge=0, le=MAX_HISTORY)
     """Runs kept in status.history (0-100)."""
+
+    heartbeat: Heartbeat | None = None
+    """Heartbeat monitoring: report the job Down when its activity stops (docs/heartbeat.md)."""
 
 
 class Phase(StrEnum):
@@ -412,6 +431,24 @@ class Claim(Model):
     """The operator instance that made the claim."""
 
 
+class HeartbeatState(StrEnum):
+    Up = "Up"
+    Down = "Down"
+
+
+class HeartbeatStatus(Model):
+    """The heartbeat verdict, written by the operator when it changes."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    state: HeartbeatState
+    since: datetime | None = None
+    """When the state last changed."""
+
+    missed_deadline: datetime | None = None
+    """While Down: the instant by which activity was expected."""
+
+
 class CronJobSpecStatus(Model):
     """What happened: written by the operator only."""
 
@@ -441,6 +478,8 @@ class CronJobSpecStatus(Model):
 
     observed_generation: int | None = None
     conditions: list[Condition] | None = None
+    heartbeat: HeartbeatStatus | None = None
+    """Heartbeat monitoring (spec.heartbeat)."""
 
 
 class CronJobSpec(Model):
@@ -453,3 +492,25 @@ class CronJobSpec(Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
     spec: CronJobSpecSpec
     status: CronJobSpecStatus | None = None
+
+
+class CronProjectSpec(Model):
+    """A named group of CronJobSpecs. Its jobs carry an owner reference to it, so deleting
+    the project deletes them (garbage collector)."""
+
+    display_name: str = Field(min_length=1, max_length=256)
+    """The project's name as people see it."""
+
+    url: str | None = Field(default=None, max_length=2048, pattern=URL)
+    """The project's home page (informational)."""
+
+
+class CronProject(Model):
+    """Groups CronJobSpecs (the cronpulse API's projects)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    api_version: Literal["cronwright.io/v1alpha1"] = API_VERSION
+    kind: Literal["CronProject"] = PROJECT_KIND
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: CronProjectSpec

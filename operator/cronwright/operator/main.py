@@ -27,6 +27,7 @@ from cronwright.core.config import Config
 from cronwright.core.kube import Credentials, Kube, load_credentials
 from cronwright.operator import http_executor
 from cronwright.operator.events import EventRecorder
+from cronwright.operator.heartbeat_checker import HeartbeatChecker
 from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.scheduler import Scheduler, Settings
@@ -48,6 +49,7 @@ class Options:
     max_concurrent_runs: int = 128
     log_format: str = "json"
     config: Config = field(default_factory=Config)
+    heartbeat_interval: float = 10.0
 
 
 async def serve_health(
@@ -134,6 +136,9 @@ async def run(options: Options) -> None:
     runner = await serve_health(scheduler, metrics, ready, options.host, options.port)
     await lease.acquire()
     loop_task = asyncio.create_task(scheduler.run())
+    heartbeat_task = asyncio.create_task(
+        HeartbeatChecker(scheduler, events, metrics, options.heartbeat_interval).run()
+    )
     kopf_ready = asyncio.Event()
     ready_watch = asyncio.create_task(_mirror(kopf_ready, ready))
     log.info(
@@ -150,7 +155,7 @@ async def run(options: Options) -> None:
             standalone=True,
         )
     finally:
-        for task in (loop_task, ready_watch):
+        for task in (loop_task, ready_watch, heartbeat_task):
             task.cancel()
         await scheduler.shutdown()
         await events.drain()

@@ -52,3 +52,14 @@ class Metrics:
             "Events not posted because of the rate limit.",
             registry=self.registry,
         )
+        self.heartbeat_down = Gauge(
+            "cronwright_heartbeat_down",
+            "1 for each job whose heartbeat is Down (no successful run or ping in time).",
+            ["namespace", "name"],
+            registry=self.registry,
+        )
+        self.heartbeat_missed = Counter(
+            "cronwright_heartbeat_missed",
+            "Heartbeat state changes to Down.",
+            registry=self.registry,
+        )

@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 from cronwright.core.kube import ApiError, Kube, cronjobspec_path, resource_version
 from cronwright.core.models import ConcurrencyPolicy, CronJobSpecSpec, Phase, RunRecord, RunResult, Trigger
@@ -54,13 +55,14 @@ def _compact_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """The metadata the operator uses; managedFields, labels and other annotations would
     only cost memory (several KiB per resource, 10,000 resources)."""
     kept = {k: meta[k] for k in _META_KEYS if k in meta}
-    trigger = (meta.get("annotations") or {}).get(planning.TRIGGER_ANNOTATION)
-    if trigger is not None:
-        kept["annotations"] = {planning.TRIGGER_ANNOTATION: trigger}
+    annotations = meta.get("annotations") or {}
+    if any(k in annotations for k in _ANNOTATIONS):
+        kept["annotations"] = {k: annotations[k] for k in _ANNOTATIONS if k in annotations}
     return kept
 
 
 _META_KEYS = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp")
+_ANNOTATIONS = (planning.TRIGGER_ANNOTATION, models.PING_ANNOTATION)
 
 
 @dataclass
@@ -722,6 +724,12 @@ class Scheduler:
             self.events.post(entry.meta, "Warning", f"Run{record.result}", _run_message(record))
 
     # -- writes ---------------------------------------------------------------------
+
+    async def write_status(
+        self, entry: Entry, compute: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """The conditional status write, for checks outside the scheduler (heartbeat)."""
+        return await self._write(entry, compute, "heartbeat")
 
     async def _write(
         self, entry: Entry, compute: Callable[[dict[str, Any]], dict[str, Any] | None], kind: str

@@ -321,14 +321,19 @@ def install_crds(kubectl: Path, kubeconfig: Path) -> None:
     """Install the CRDs (server-side apply) and wait until they are served."""
     from cronwright.core import crd
 
-    manifest = crd.render()
-    run_kubectl(kubectl, kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "-", input=manifest)
-    name = crd.crd()["metadata"]["name"]
-    run_kubectl(kubectl, kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
-    # Established comes before the resource's storage is ready to serve lists (429
-    # "storage is (re)initializing"); wait for that too, so clients start on a ready API.
-    deadline = time.monotonic() + 60
-    while run_kubectl(kubectl, kubeconfig, "get", name, "-A", "-o", "name", check=False).returncode != 0:
-        if time.monotonic() > deadline:
-            raise ControlPlaneError(f"{name} is established but cannot be listed")
-        time.sleep(0.1)
+    for kind, definition in crd.DEFINITIONS.items():
+        manifest = crd.render(kind)
+        run_kubectl(
+            kubectl, kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "-", input=manifest
+        )
+        name = definition()["metadata"]["name"]
+        run_kubectl(
+            kubectl, kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}"
+        )
+        # Established comes before the resource's storage is ready to serve lists (429
+        # "storage is (re)initializing"); wait for that too, so clients start on a ready API.
+        deadline = time.monotonic() + 60
+        while run_kubectl(kubectl, kubeconfig, "get", name, "-A", "-o", "name", check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(f"{name} is established but cannot be listed")
+            time.sleep(0.1)
