@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.api_process import ApiProcess
 from tests.support.cluster import Cluster
-from tests.support.kubectl import apply, cronjobspec, get, wait_for
+from tests.support.kubectl import apply, cronjobspec, get, merge_patch, wait_for
 from tests.support.operator_process import OperatorProcess
 from tests.support.receiver import Receiver
 
@@ -179,6 +179,31 @@ def test_kubectl_jobs_appear_and_inexpressible_ones_do_not(
     assert item["timezone"] == "Europe/London" and item["method"] == "POST"
     interval_uid = get(cluster, namespace, "interval")["metadata"]["uid"].replace("-", "")
     _error(client.get(f"{BASE}/crn_{interval_uid}"), 404, "not_found")
+
+
+def test_patch_changes_only_what_a1base_expresses(
+    cluster: Cluster, namespace: str, client: httpx.Client
+) -> None:
+    """Settings made with kubectl that this API cannot show survive a PATCH; a new body
+    replaces the old one rather than merging into it."""
+    job = client.post(BASE, json=example_create("http://127.0.0.1:9/x")).json()
+    name = next(
+        o["metadata"]["name"]
+        for o in json.loads(cluster.kubectl_run("get", "cjs", "-n", namespace, "-o", "json").stdout)["items"]
+    )
+    merge_patch(
+        cluster,
+        namespace,
+        name,
+        {"spec": {"concurrencyPolicy": "Forbid", "retry": {"limit": 2}, "http": {"timeoutSeconds": 7}}},
+    )
+    patched = client.patch(f"{BASE}/{job['id']}", json={"time": "10:30", "body": {"action": "other"}})
+    assert patched.status_code == 200, patched.text
+    spec = get(cluster, namespace, name)["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid" and spec["retry"]["limit"] == 2
+    assert spec["http"]["timeoutSeconds"] == 7
+    assert spec["http"]["body"] == {"action": "other"}
+    assert spec["schedule"]["time"] == "10:30"
 
 
 @pytest.mark.parametrize(

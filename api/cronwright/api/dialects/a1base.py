@@ -514,7 +514,7 @@ async def update_job(
         new_spec = spec_of(fields, name, suspend=bool(fresh["spec"].get("suspend")))
         annotations: dict[str, Any] = {UPDATED_ANNOTATION: stamp}
         annotations[TIME_ANNOTATION] = fields.time if fields.frequency == "custom" and fields.time else None
-        return {"metadata": {"annotations": annotations}, "spec": _replacing(fresh["spec"], new_spec)}
+        return {"metadata": {"annotations": annotations}, "spec": _owned_changes(fresh["spec"], new_spec)}
 
     written = await state.store.update(key.namespace, obj["metadata"]["uid"], change)
     if written is None:
@@ -522,14 +522,31 @@ async def update_job(
     return detail(written, {**clear, **sensitive}, _now(), last=False)
 
 
+#: The parts of a spec this API expresses; everything else (retry, concurrencyPolicy,
+#: heartbeat, timeoutSeconds, signing, ... set with kubectl) survives a PATCH untouched.
+OWNED_HTTP_FIELDS = ("url", "method", "headers", "headersFrom", "body")
+
+
+def _owned_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A merge patch that turns the fields a1base owns in `old` into `new`."""
+    old_http, new_http = old.get("http") or {}, new["http"]
+    return {
+        "schedule": _replacing(old.get("schedule") or {}, new["schedule"]),
+        "http": {
+            name: _replacing(old_http[name], new_http[name])
+            if isinstance(old_http.get(name), dict) and isinstance(new_http.get(name), dict)
+            else new_http.get(name)
+            for name in OWNED_HTTP_FIELDS
+        },
+        "suspend": new["suspend"],
+    }
+
+
 def _replacing(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """A merge patch that turns `old` into `new` (null removes what `new` lacks)."""
     patch: dict[str, Any] = {k: None for k in old if k not in new}
     for k, v in new.items():
-        if isinstance(v, dict) and isinstance(old.get(k), dict) and k != "body":
-            patch[k] = _replacing(old[k], v)
-        else:
-            patch[k] = v
+        patch[k] = _replacing(old[k], v) if isinstance(v, dict) and isinstance(old.get(k), dict) else v
     return patch
 
 
