@@ -149,8 +149,7 @@ class RunObjects:
     async def prune(
         self,
         namespace: str,
-        api_version: str,
-        kind: str,
+        kind: tuple[str, str],
         label: str,
         owner_uid: str,
         keep: int,
