@@ -135,9 +135,16 @@ def test_argo_workflows_from_a_template_ref_and_from_a_manifest(
             "templates": [{"name": "main", "container": {"image": "alpine:3.20"}}],
         },
     }
+    template = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "etl"},
+        "spec": {"entrypoint": "main", "arguments": {"parameters": [{"name": "date"}]}},
+    }
     apply(
         cluster,
         namespace,
+        template,
         workflow_cjs("etl", FAR, {"templateRef": {"name": "etl"}, "parameters": {"date": "today"}}),
         workflow_cjs("inline", FAR, {"manifest": manifest}),
     )
@@ -374,3 +381,27 @@ def test_an_unknown_kind_and_an_unreadable_result_are_named_in_the_status(
     )
     message = next(c["message"] for c in widget_status["conditions"] if c["type"] == "Valid")
     assert message == "spec.workflow.manifest: the API server does not serve example.io/v1"
+
+
+def test_the_workflow_examples_run_as_they_say(
+    cluster: Cluster, namespace: str, argo: None, operator: OperatorProcess
+) -> None:
+    examples = sorted((Path(__file__).resolve().parents[2] / "crds" / "examples").glob("workflow-*.yaml"))
+    assert len(examples) == 3
+    for example in examples:
+        cluster.kubectl_run("apply", "-n", namespace, "-f", str(example))
+    names = {
+        "nightly-batch": "jobs",
+        "etl-pipeline": "workflows.argoproj.io",
+        "inline-workflow": "workflows.argoproj.io",
+    }
+    for name in names:
+        wait_for(lambda n=name: status(cluster, namespace, n).get("phase") == "Active", 15, f"{name} Active")
+        trigger(cluster, namespace, name, "try")
+    (job,) = one_object(cluster, namespace, names["nightly-batch"], "nightly-batch")
+    assert {"name": "MODE", "value": "full"} in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    (etl,) = one_object(cluster, namespace, names["etl-pipeline"], "etl-pipeline")
+    assert etl["spec"]["workflowTemplateRef"] == {"name": "etl"}
+    assert etl["spec"]["arguments"]["parameters"] == [{"name": "date", "value": "today"}]
+    (inline,) = one_object(cluster, namespace, names["inline-workflow"], "inline-workflow")
+    assert inline["spec"]["templates"][0]["container"]["command"] == ["echo", "hello"]

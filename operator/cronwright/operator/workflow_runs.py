@@ -30,6 +30,8 @@ FIRST_POLL = 1.0
 MAX_POLL = 10.0
 #: Answers that say "this identity or this kind cannot be run", not "try again".
 REFUSALS = frozenset({400, 403, 404, 422})
+TRANSIENT = frozenset({429, 500, 502, 503, 504})
+CREATE_BACKOFF = (0.5, 1.0, 2.0, 4.0)
 
 
 class Refused(Exception):
@@ -84,7 +86,7 @@ class RunObjects:
         meta = body["metadata"]
         path = await self.collection(body["apiVersion"], body["kind"], meta["namespace"], field)
         try:
-            return await self.kube.create(path, body)
+            return await self._create_retrying(path, body)
         except ApiError as error:
             if error.status == 409 and error.reason == "AlreadyExists":
                 existing = await self.kube.get(f"{path}/{meta['name']}")
@@ -97,6 +99,26 @@ class RunObjects:
                     self._plurals.pop((body["apiVersion"], body["kind"]), None)
                 raise Refused(field, error.message or str(error)) from error
             raise
+
+    async def _create_retrying(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Retrying a create is safe — the name is the run's — and worth it: a create that
+        timed out may have succeeded, and the retry's AlreadyExists then adopts that object
+        instead of leaving it unfollowed."""
+        for pause in CREATE_BACKOFF:
+            try:
+                return await self.kube.create(path, body)
+            except ApiError as error:
+                if error.status not in TRANSIENT:
+                    raise
+                log.warning(
+                    "creating %s %s failed (%s); retrying", body["kind"], body["metadata"]["name"], error
+                )
+            except httpx.HTTPError as error:
+                log.warning(
+                    "creating %s %s failed (%s); retrying", body["kind"], body["metadata"]["name"], error
+                )
+            await asyncio.sleep(pause)
+        return await self.kube.create(path, body)
 
     async def delete(self, namespace: str, ref: ObjectRef) -> None:
         """Delete a run object (Replace, deadline, pruning); already gone is fine."""
