@@ -107,6 +107,7 @@ def test_a_job_per_run_followed_to_completion(
     assert current["counters"]["succeeded"] == 1
     assert "RunObjectCreated" in reasons(cluster, namespace, "nightly")
     wait_for(lambda: "RunSucceeded" in reasons(cluster, namespace, "nightly"), 10, "a RunSucceeded Event")
+    assert 'cronwright_runs_total{result="Succeeded",trigger="manual"} 1.0' in operator.metrics()
 
 
 def test_a_failed_job_fails_the_run_with_its_reason(
@@ -268,32 +269,48 @@ def test_the_history_limit_deletes_the_oldest_run_objects(
     assert status(cluster, namespace, "h")["counters"]["succeeded"] == 4
 
 
-def test_a_restart_while_a_run_object_is_active_records_its_result_exactly_once(
+def test_a_restart_while_run_objects_are_active_records_each_result_exactly_once(
     cluster: Cluster, namespace: str, start_operator: Callable[..., OperatorProcess]
 ) -> None:
     first = start_operator(instance="op-1")
-    apply(cluster, namespace, workflow_cjs("long", FAR, {"manifest": job_manifest()}))
-    wait_for(lambda: status(cluster, namespace, "long").get("phase") == "Active", 15, "Active")
-    trigger(cluster, namespace, "long", "go")
-    (job,) = one_object(cluster, namespace, "jobs", "long")
-    run_id = job["metadata"]["labels"]["cronwright.io/run-id"]
-    wait_for(lambda: status(cluster, namespace, "long").get("active"), 15, "status.active")
+    # "early" finishes while no operator runs; "late" after the operators are back.
+    apply(
+        cluster,
+        namespace,
+        workflow_cjs("early", FAR, {"manifest": job_manifest()}),
+        workflow_cjs("late", FAR, {"manifest": job_manifest()}),
+    )
+    jobs = {}
+    for name in ("early", "late"):
+        wait_for(lambda n=name: status(cluster, namespace, n).get("phase") == "Active", 15, f"{name} Active")
+        trigger(cluster, namespace, name, "go")
+        (jobs[name],) = one_object(cluster, namespace, "jobs", name)
+        wait_for(lambda n=name: status(cluster, namespace, n).get("active"), 15, f"{name} status.active")
     first.stop()
 
-    finish_job(cluster, namespace, job["metadata"]["name"], succeeded=True)
-    # Two operators learn the resource afresh and both follow the Job listed in
-    # status.active; only one of them may record its result.
+    finish_job(cluster, namespace, jobs["early"]["metadata"]["name"], succeeded=True)
+    # Two operators learn the resources afresh and both follow the Jobs listed in
+    # status.active; only one of them may record each result.
     start_operator(instance="op-1")
     start_operator(instance="op-2")
-    run = last_run(cluster, namespace, "long", run_id)
-    assert run["result"] == "Succeeded" and run["trigger"] == "manual"
+    time.sleep(3)
+    assert "lastRun" not in status(cluster, namespace, "late"), "the unfinished Job has no result"
+    finish_job(cluster, namespace, jobs["late"]["metadata"]["name"], succeeded=False, message="exit 1")
+
+    for name, result in (("early", "Succeeded"), ("late", "Failed")):
+        run_id = jobs[name]["metadata"]["labels"]["cronwright.io/run-id"]
+        run = last_run(cluster, namespace, name, run_id)
+        assert run["result"] == result and run["trigger"] == "manual"
     time.sleep(12)  # longer than the slowest follower's poll interval
-    current = status(cluster, namespace, "long")
-    assert current["counters"]["runs"] == 1 and current["counters"]["succeeded"] == 1
-    assert [h["id"] for h in current["history"]] == [run_id]
-    assert not current.get("active")
-    assert reasons(cluster, namespace, "long").count("RunSucceeded") == 1
-    assert len(run_objects(cluster, namespace, "jobs", "long")) == 1, "the Job was not created again"
+    for name, event in (("early", "RunSucceeded"), ("late", "RunFailed")):
+        current = status(cluster, namespace, name)
+        assert current["counters"]["runs"] == 1, name
+        assert [h["id"] for h in current["history"]] == [current["lastRun"]["id"]], name
+        assert not current.get("active"), name
+        assert reasons(cluster, namespace, name).count(event) == 1, name
+        assert len(run_objects(cluster, namespace, "jobs", name)) == 1, (
+            f"{name}: the Job was not created again"
+        )
 
 
 def test_a_kind_the_operator_may_not_create_marks_only_its_resource_invalid(
