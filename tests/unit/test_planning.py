@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cronwright.core.models import CronJobSpecSpec, RunRecord, RunResult, Trigger
+from cronwright.core.models import CronJobSpecSpec, ObjectRef, RunRecord, RunResult, Trigger
 from cronwright.operator.planning import (
     ClaimVerdict,
     Problem,
@@ -147,6 +147,22 @@ def test_manual_run_keeps_a_recurring_schedule_active() -> None:
 def test_one_shot_completes_after_its_run() -> None:
     patch = record_patch({}, _record(0), spec=spec({"delaySeconds": 5}), generation=1, next_due=None, now=T0)
     assert patch["phase"] == "Completed" and patch["nextRunTime"] is None
+
+
+def test_a_workflow_result_takes_its_object_off_the_active_list_only() -> None:
+    active = [{"apiVersion": "batch/v1", "kind": "Job", "name": n} for n in ("j-1", "j-2")]
+    record = _record(0).model_copy(
+        update={"object": ObjectRef(api_version="batch/v1", kind="Job", name="j-1")}
+    )
+    patch = record_patch(
+        {"active": active}, record, spec=spec({"every": "1s"}), generation=1, next_due=None, now=T0
+    )
+    assert patch["active"] == [active[1]]
+    assert patch["lastRun"]["object"] == {"apiVersion": "batch/v1", "kind": "Job", "name": "j-1"}
+    http_patch = record_patch(
+        {"active": active}, _record(0), spec=spec({"every": "1s"}), generation=1, next_due=None, now=T0
+    )
+    assert "active" not in http_patch
 
 
 def test_sync_patch_is_none_when_status_is_current() -> None:

@@ -111,6 +111,11 @@ def run_with_kube(kubeconfig: str | None, call: Callable[[Kube], Awaitable[T]]) 
     return asyncio.run(run())
 
 
+def api_base(api_version: str) -> str:
+    """`v1` lives under /api, every named group under /apis."""
+    return "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+
+
 def cronjobspec_path(namespace: str, name: str | None = None, subresource: str | None = None) -> str:
     path = f"{CRD_PATH}/namespaces/{namespace}/{models.PLURAL}"
     if name:
@@ -163,8 +168,15 @@ class Kube:
     async def create(self, path: str, body: dict[str, Any]) -> Any:
         return await self.request("POST", path, body=body)
 
-    async def delete(self, path: str) -> Any:
-        return await self.request("DELETE", path)
+    async def delete(self, path: str, propagation_policy: str | None = None) -> Any:
+        """propagationPolicy Background: the object goes at once, what it owns (a Job's
+        Pods) is collected after it — a delete never waits on a garbage collector."""
+        body = {"propagationPolicy": propagation_policy} if propagation_policy else None
+        return await self.request("DELETE", path, body=body)
+
+    async def resources(self, api_version: str) -> list[dict[str, Any]]:
+        """API discovery: the resources one group/version serves (raises 404 if none)."""
+        return (await self.get(api_base(api_version))).get("resources") or []
 
     async def merge_patch(self, path: str, body: dict[str, Any]) -> Any:
         return await self.request("PATCH", path, body=body, content_type="application/merge-patch+json")

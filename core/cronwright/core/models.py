@@ -361,10 +361,21 @@ class Trigger(StrEnum):
 class ObjectRef(Model):
     """A run object created for a workflow target."""
 
+    model_config = ConfigDict(extra="ignore")
+
     api_version: str
     kind: str
     name: str
     uid: str | None = None
+    run_id: str | None = None
+    """The run the object belongs to (in status.active: what an operator restarted
+    mid-run needs to record the result)."""
+
+    scheduled_time: datetime | None = None
+    """The instant the run was due (in status.active)."""
+
+    trigger: Trigger | None = None
+    """What started the run (in status.active)."""
 
 
 class RunRecord(Model):

@@ -381,4 +381,21 @@ def record_patch(
         patch["lastSuccessfulTime"] = rfc3339(record.finish_time)
     if trigger_value is not None:
         patch["lastTrigger"] = trigger_value
+    if record.object is not None:
+        # The run object's result is recorded: it is no longer in flight.
+        patch["active"] = [a for a in status.get("active") or [] if a.get("name") != record.object.name]
     return patch
+
+
+def is_active(status: dict[str, Any], object_name: str) -> bool:
+    """Is this run object still listed in flight? Once its result is written it is not:
+    that is what makes a second follower (a restarted operator, another instance) record
+    nothing."""
+    return any(a.get("name") == object_name for a in status.get("active") or [])
+
+
+def add_active(status: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any] | None:
+    """The patch listing a new run object in flight; None when it is listed already."""
+    if is_active(status, ref["name"]):
+        return None
+    return {"active": [*(status.get("active") or []), ref]}

@@ -31,13 +31,23 @@ import httpx
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 from cronwright.core.kube import ApiError, Kube, cronjobspec_path, resource_version
-from cronwright.core.models import ConcurrencyPolicy, CronJobSpecSpec, Phase, RunRecord, RunResult, Trigger
-from cronwright.operator import http_executor, planning
+from cronwright.core.models import (
+    ConcurrencyPolicy,
+    CronJobSpecSpec,
+    ObjectRef,
+    Phase,
+    RunRecord,
+    RunResult,
+    Trigger,
+)
+from cronwright.operator import http_executor, planning, workflow_objects
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.planning import ClaimVerdict, Problem
 from cronwright.operator.secrets import SecretCache, SecretProblem
+from cronwright.operator.workflow_objects import RunIdentity, Verdict
+from cronwright.operator.workflow_runs import Refused, RunObjects
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +100,11 @@ class Entry:
     claimed_due: datetime | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     deleted: bool = False
+    #: Run objects of workflow runs in flight here, by run id.
+    objects: dict[str, ObjectRef] = field(default_factory=dict)
+    #: Run ids whose object is listed in status.active (by this operator or a former one):
+    #: their result is written only while it is still listed, so exactly once.
+    listed: set[str] = field(default_factory=set)
 
     @classmethod
     def of(cls, obj: dict[str, Any]) -> Entry:
@@ -173,6 +188,7 @@ class Scheduler:
         self.metrics = metrics
         self.settings = settings
         self.secrets = SecretCache(kube)
+        self.workflows = RunObjects(kube)
         self.book: dict[tuple[str, str], Entry] = {}
         self._heap: list[tuple[float, int, tuple[str, str], int, str, datetime]] = []
         self._seq = itertools.count()
@@ -224,13 +240,13 @@ class Scheduler:
         if isinstance(parsed, Problem):
             await self._mark_invalid(entry, parsed)
             return
-        if parsed.workflow is not None:
-            await self._mark_invalid(
-                entry,
-                Problem("spec.workflow", "workflow targets are not supported by this operator version yet"),
-            )
+        if parsed.workflow is not None and (problem := workflow_objects.target_problem(parsed.workflow)):
+            await self._mark_invalid(entry, problem)
             return
         entry.spec, entry.problem = parsed, None
+        if fresh:
+            # Before any run can fire, so Forbid and Replace see these runs.
+            self._resume_followers(entry, parsed)
         catch_up, missed, missed_from = None, 0, None
         if fresh or old_spec is None:
             plan = planning.plan(parsed, entry.status, entry.created, entry.generation, now)
@@ -519,7 +535,8 @@ class Scheduler:
             if trigger_value
             else planning.run_id(entry.uid, due)
         )
-        if entry.running and spec.concurrency_policy is ConcurrencyPolicy.Forbid:
+        busy = bool(entry.running) or (spec.workflow is not None and bool(entry.status.get("active")))
+        if busy and spec.concurrency_policy is ConcurrencyPolicy.Forbid:
             record = RunRecord(
                 id=rid,
                 scheduled_time=due,
@@ -533,11 +550,29 @@ class Scheduler:
             for other_id, task in list(entry.running.items()):
                 entry.replaced.add(other_id)
                 task.cancel()
-        task = asyncio.create_task(
-            self._run(entry, spec, due, trigger, rid, trigger_value, missed, missed_from)
-        )
+        self._track(entry, rid, self._run(entry, spec, due, trigger, rid, trigger_value, missed, missed_from))
+
+    def _track(self, entry: Entry, rid: str, coro: Any) -> None:
+        task = asyncio.create_task(coro)
         entry.running[rid] = task
         task.add_done_callback(lambda _: entry.running.pop(rid, None))
+
+    def _resume_followers(self, entry: Entry, spec: CronJobSpecSpec) -> None:
+        """Run objects listed in status.active when this operator (re)learned the resource
+        were started by a former operator (or another instance): follow them again, so
+        their results are recorded."""
+        for raw in entry.status.get("active") or []:
+            ref = ObjectRef.model_validate(raw)
+            if ref.run_id is None or ref.run_id in entry.running:
+                continue
+            entry.objects[ref.run_id] = ref
+            entry.listed.add(ref.run_id)
+            due = ref.scheduled_time or utcnow()
+            self._track(
+                entry,
+                ref.run_id,
+                self._run(entry, spec, due, ref.trigger or Trigger.schedule, ref.run_id, None, 0, None),
+            )
 
     # -- one run --------------------------------------------------------------------
 
@@ -554,17 +589,32 @@ class Scheduler:
     ) -> None:
         start = utcnow()
         try:
-            async with self._runs:
-                start = utcnow()  # skew and deadline count the wait for a free run slot
+            if spec.workflow is not None:
+                # No run slot: a workflow run waits on its object for hours, the slots are
+                # for requests in flight.
                 self.metrics.in_flight.inc()
                 try:
-                    record = await self._execute(entry, spec, due, trigger, rid, trigger_value, start)
+                    outcome = await self._workflow_run(entry, spec, due, trigger, rid, start)
                 finally:
                     self.metrics.in_flight.dec()
+                if outcome is None:
+                    return
+                record = outcome
+            else:
+                async with self._runs:
+                    start = utcnow()  # skew and deadline count the wait for a free run slot
+                    self.metrics.in_flight.inc()
+                    try:
+                        record = await self._execute(entry, spec, due, trigger, rid, trigger_value, start)
+                    finally:
+                        self.metrics.in_flight.dec()
         except asyncio.CancelledError:
             if rid not in entry.replaced:
                 raise
             entry.replaced.discard(rid)
+            ref = entry.objects.pop(rid, None)
+            if ref is not None:
+                await self._delete_replaced(entry, ref)
             finish = utcnow()
             record = RunRecord(
                 id=rid,
@@ -575,6 +625,7 @@ class Scheduler:
                 result=RunResult.Cancelled,
                 trigger=trigger,
                 error="cancelled: replaced by a newer run (concurrencyPolicy Replace)",
+                object=_plain(ref) if ref is not None else None,
             )
         if missed and missed_from is not None and record.error is None:
             record.error = (
@@ -596,17 +647,9 @@ class Scheduler:
         trigger_value: str | None,
         start: datetime,
     ) -> RunRecord:
-        if trigger is not Trigger.manual:
-            self.metrics.fire_skew.observe((start - due).total_seconds())
-        deadline = spec.starting_deadline_seconds
-        if deadline is not None and trigger is Trigger.schedule and (start - due).total_seconds() > deadline:
-            return RunRecord(
-                id=rid,
-                scheduled_time=due,
-                result=RunResult.Missed,
-                trigger=trigger,
-                error=f"missed: could not start within startingDeadlineSeconds ({deadline}s)",
-            )
+        late = self._late(spec, due, trigger, rid, start)
+        if late is not None:
+            return late
         target = spec.http
         assert target is not None
         namespace = entry.key[0]
@@ -667,6 +710,109 @@ class Scheduler:
             error=outcome.error,
         )
 
+    def _late(
+        self, spec: CronJobSpecSpec, due: datetime, trigger: Trigger, rid: str, start: datetime
+    ) -> RunRecord | None:
+        """A Missed record when the run starts later than startingDeadlineSeconds allows."""
+        if trigger is not Trigger.manual:
+            self.metrics.fire_skew.observe((start - due).total_seconds())
+        deadline = spec.starting_deadline_seconds
+        if deadline is not None and trigger is Trigger.schedule and (start - due).total_seconds() > deadline:
+            return RunRecord(
+                id=rid,
+                scheduled_time=due,
+                result=RunResult.Missed,
+                trigger=trigger,
+                error=f"missed: could not start within startingDeadlineSeconds ({deadline}s)",
+            )
+        return None
+
+    async def _workflow_run(
+        self, entry: Entry, spec: CronJobSpecSpec, due: datetime, trigger: Trigger, rid: str, start: datetime
+    ) -> RunRecord | None:
+        """Create the run object (or pick up one listed in status.active) and follow it to
+        its result; the record carries the object, and writing it takes the object off
+        status.active. None: no result can be known here (the object cannot be read)."""
+        target = spec.workflow
+        assert target is not None
+        namespace, name = entry.key
+        ref = entry.objects.get(rid)
+        if ref is None:
+            late = self._late(spec, due, trigger, rid, start)
+            if late is not None:
+                return late
+            body = workflow_objects.build(
+                target, RunIdentity(name, entry.uid, namespace, rid, planning.rfc3339(due))
+            )
+            try:
+                created = await self.workflows.create(body, workflow_objects.manifest_field(target))
+            except Refused as refused:
+                entry.run_problem = Problem(refused.field, refused.message)
+                self.events.post(entry.meta, "Warning", "RunObjectRefused", str(refused))
+                return RunRecord(
+                    id=rid,
+                    scheduled_time=due,
+                    start_time=start,
+                    result=RunResult.Failed,
+                    trigger=trigger,
+                    error=str(refused),
+                )
+            except WRITE_FAILURES as error:
+                return RunRecord(
+                    id=rid,
+                    scheduled_time=due,
+                    start_time=start,
+                    result=RunResult.Failed,
+                    trigger=trigger,
+                    error=f"creating the run object failed: {error}",
+                )
+            ref = workflow_objects.reference(created, rid, scheduled_time=due, trigger=trigger)
+            entry.objects[rid] = ref
+            await self._list_active(entry, rid, ref)
+            self.events.post(entry.meta, "Normal", "RunObjectCreated", f"run {rid}: {ref.kind} {ref.name}")
+        try:
+            outcome = await self.workflows.follow(namespace, ref, target.result, target.deadline_seconds)
+        except (Refused, *WRITE_FAILURES) as error:
+            # The kind became unreadable (CRD removed, rights withdrawn): the object stays
+            # listed in status.active and the next operator start follows it again.
+            log.error("run object %s of %s/%s cannot be followed: %s", ref.name, namespace, name, error)
+            return None
+        entry.objects.pop(rid, None)
+        finish = utcnow()
+        begun = outcome.started or start
+        return RunRecord(
+            id=rid,
+            scheduled_time=due,
+            start_time=begun,
+            finish_time=finish,
+            duration_ms=max(int((finish - begun).total_seconds() * 1000), 0),
+            result=RunResult.Succeeded
+            if outcome.judgement.verdict is Verdict.succeeded
+            else RunResult.Failed,
+            trigger=trigger,
+            error=outcome.judgement.message or None,
+            object=_plain(ref),
+        )
+
+    async def _list_active(self, entry: Entry, rid: str, ref: ObjectRef) -> None:
+        """List the new run object in status.active (a conditional write like every other),
+        so a restarted operator follows it and Forbid sees it."""
+        raw = ref.model_dump(mode="json", by_alias=True, exclude_none=True)
+        try:
+            await self._write(entry, lambda obj: planning.add_active(obj.get("status") or {}, raw), "active")
+            entry.listed.add(rid)
+        except Gone:
+            return
+        except WRITE_FAILURES as error:
+            log.warning("run object %s of %s/%s not listed in status.active: %s", ref.name, *entry.key, error)
+
+    async def _delete_replaced(self, entry: Entry, ref: ObjectRef) -> None:
+        """Replace: the old run object goes before the new one is created."""
+        try:
+            await asyncio.shield(self.workflows.delete(entry.key[0], ref))
+        except (Refused, *WRITE_FAILURES) as error:
+            log.warning("replaced run object %s of %s/%s not deleted: %s", ref.name, *entry.key, error)
+
     def _flag_secret_problem(self, entry: Entry, problem: SecretProblem) -> None:
         """A missing Secret is bad content: the run's result write marks the resource
         Invalid with a condition naming the field; the schedule stays, so the next run
@@ -683,16 +829,17 @@ class Scheduler:
         missed: int,
     ) -> None:
         now = utcnow()
-        self.metrics.runs.labels(result=str(record.result), trigger=str(record.trigger)).inc()
-        if record.duration_ms is not None:
-            self.metrics.run_duration.observe(record.duration_ms / 1000)
         claimed_next: datetime | None = None
         problem, entry.run_problem = entry.run_problem, None
+        listed = record.id in entry.listed
+        entry.listed.discard(record.id)
 
-        def compute(obj: dict[str, Any]) -> dict[str, Any]:
+        def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
             """The result, and — one write instead of two — the claim of the next run."""
             nonlocal claimed_next
             status = obj.get("status") or {}
+            if listed and record.object is not None and not planning.is_active(status, record.object.name):
+                return None  # another follower of this run object recorded its result
             patch = planning.record_patch(
                 status,
                 record,
@@ -710,18 +857,41 @@ class Scheduler:
             return patch
 
         try:
-            await self._write(entry, compute, "result")
+            written = await self._write(entry, compute, "result")
         except Gone:
             return
         except WRITE_FAILURES as error:
             log.error("result of run %s of %s/%s not recorded: %s", record.id, *entry.key, error)
             return
+        if written is None:
+            return
+        self.metrics.runs.labels(result=str(record.result), trigger=str(record.trigger)).inc()
+        if record.duration_ms is not None:
+            self.metrics.run_duration.observe(record.duration_ms / 1000)
         if claimed_next is not None:
             entry.claimed_due = claimed_next
+        if record.object is not None:
+            self._spawn(self._prune(entry, spec))
         if record.result is RunResult.Succeeded:
             self.events.post(entry.meta, "Normal", "RunSucceeded", _run_message(record))
         else:
             self.events.post(entry.meta, "Warning", f"Run{record.result}", _run_message(record))
+
+    async def _prune(self, entry: Entry, spec: CronJobSpecSpec) -> None:
+        """historyLimit applies to run objects too: the oldest finished ones are deleted."""
+        target = (entry.spec or spec).workflow
+        if target is None:
+            return
+        namespace, name = entry.key
+        active = {a.get("name") for a in entry.status.get("active") or []}
+        await self.workflows.prune(
+            namespace,
+            workflow_objects.kind_of(target),
+            workflow_objects.cronjobspec_label(name),
+            entry.uid,
+            (entry.spec or spec).history_limit,
+            {n for n in active if n},
+        )
 
     # -- writes ---------------------------------------------------------------------
 
@@ -808,6 +978,11 @@ def _describe_target(spec: CronJobSpecSpec) -> str:
         return f"{spec.workflow.template_ref.kind}/{spec.workflow.template_ref.name}"
     manifest = spec.workflow.manifest or {}
     return f"{manifest.get('kind', '?')} ({manifest.get('apiVersion', '?')})"
+
+
+def _plain(ref: ObjectRef) -> ObjectRef:
+    """The object as a run record names it (the run fields are the record's own)."""
+    return ObjectRef(api_version=ref.api_version, kind=ref.kind, name=ref.name, uid=ref.uid)
 
 
 def _run_message(record: RunRecord) -> str:
