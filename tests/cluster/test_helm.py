@@ -108,9 +108,10 @@ def _container(deployment: dict[str, Any]) -> dict[str, Any]:
 def can_i(cluster: Cluster, account: str, verb: str, resource: str, namespace: str | None = None) -> bool:
     """The API server's RBAC decision for the service account `namespace:name`.
 
-    A SubjectAccessReview (what `kubectl auth can-i --as` sends) rather than can-i itself:
-    can-i first resolves the resource through discovery and answers "no" for kinds whose
-    CRD is not installed here (argoproj.io workflows), while RBAC rules need no CRD.
+    A SubjectAccessReview (the same authorizer decision `kubectl auth can-i --as` asks for)
+    rather than can-i itself: can-i first resolves the resource through discovery and
+    answers "no" for kinds whose CRD is not installed here (argoproj.io workflows), while
+    RBAC rules need no CRD.
     `resource` is `plural.group`, optionally followed by /status or /NAME.
     """
     kind, _, tail = resource.partition("/")
@@ -401,6 +402,17 @@ def test_default_rbac_grants_what_the_code_uses_and_nothing_more(
     ]
     assert [c for c in allowed if not can_i(cluster, c[0], c[1], c[2], c[3])] == []
     assert [c for c in refused if can_i(cluster, c[0], c[1], c[2], c[3])] == []
+    # kubectl's own answer agrees where it can resolve the kind.
+    for account, verb, resource, where, expected in [
+        (operator, "get", "secrets", tenant, "yes"),
+        (operator, "create", "pods", tenant, "no"),
+        (facade, "list", "secrets", default_release, "no"),
+        (facade, "create", "cronjobspecs.cronwright.io", tenant, "yes"),
+    ]:
+        answer = cluster.kubectl_run(
+            "auth", "can-i", verb, resource, "-n", where, f"--as=system:serviceaccount:{account}", check=False
+        )
+        assert answer.stdout.strip() == expected, (account, verb, resource)
 
 
 def _pod_args(cluster: Cluster, namespace: str, deployment: str) -> list[str]:
