@@ -231,6 +231,23 @@ def test_all_features_render(helm: Helm) -> None:
     )
 
 
+def test_operator_alone_with_its_own_account(helm: Helm) -> None:
+    """facade.enabled=false leaves out every facade object; a ServiceAccount made elsewhere
+    must be named, and the error says so."""
+    objects = helm.template(
+        "cw-system",
+        {"facade": {"enabled": False}, "operator": {"serviceAccount": {"create": False, "name": "ops"}}},
+    )
+    assert all(o["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "api" for o in objects)
+    assert "ServiceAccount" not in _kinds(objects)
+    assert _deployment(objects, "operator")["spec"]["template"]["spec"]["serviceAccountName"] == "ops"
+    unnamed = {"operator": {"serviceAccount": {"create": False}}}
+    result = helm.run("template", "r", str(CHART), *helm.values_args(unnamed), check=False)
+    assert "operator.serviceAccount.name is required when operator.serviceAccount.create is false" in (
+        result.stderr
+    )
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
