@@ -17,7 +17,8 @@ CHART = REPO_ROOT / "charts" / "cronwright"
 
 
 class Helm:
-    """Every call gets its own Helm home folders, so nothing reads or writes ~/.config."""
+    """Helm gets home folders of its own (HOME too: its Kubernetes client keeps a discovery
+    cache under $HOME/.kube, and without HOME writes it into the working directory)."""
 
     def __init__(self, cluster: Cluster, home: Path) -> None:
         self.cluster = cluster
@@ -25,6 +26,7 @@ class Helm:
         self.home = home
         self._files = 0
         self.env = {
+            "HOME": str(home),
             "HELM_CACHE_HOME": str(home / "cache"),
             "HELM_CONFIG_HOME": str(home / "config"),
             "HELM_DATA_HOME": str(home / "data"),
