@@ -397,6 +397,8 @@ def test_default_rbac_grants_what_the_code_uses_and_nothing_more(
         (facade, "create", "cronprojects.cronwright.io", tenant),
         (facade, "update", "secrets", tenant),
         (facade, "get", "secrets", default_release),
+        (facade, "update", "configmaps/cronwright-asta-registry", tenant),
+        (facade, "create", "configmaps", tenant),
     ]
     refused = [
         (operator, "create", "pods", tenant),
@@ -416,6 +418,8 @@ def test_default_rbac_grants_what_the_code_uses_and_nothing_more(
         (facade, "create", "events", tenant),
         (facade, "create", "pods", tenant),
         (facade, "create", "namespaces", None),
+        (facade, "update", "configmaps/cw-cronwright-config", default_release),
+        (facade, "delete", "configmaps/cronwright-asta-registry", tenant),
     ]
     assert [c for c in allowed if not can_i(cluster, c[0], c[1], c[2], c[3])] == []
     assert [c for c in refused if can_i(cluster, c[0], c[1], c[2], c[3])] == []
