@@ -1,23 +1,50 @@
-# cronwright: one image, two entrypoints — `cronwright operator` and `cronwright api`.
-# Built without a Docker engine in this project's CI; issue 7 adds linting and pinning.
+# syntax=docker/dockerfile:1
+# cronwright: one image, two entrypoints — `cronwright operator` (the default) and
+# `cronwright api`. Built without a Docker engine in this project: it is linted with
+# hadolint and its required properties are checked by tests/unit/test_dockerfile.py.
+#
+# Pinned: the base image by tag (this project cannot reach a container registry to
+# resolve digests; add @sha256:... where you build), every Python package by version and
+# hash (requirements.lock, requirements-build.lock; docs/helm.md says how to renew them).
 
-FROM python:3.11-slim AS build
+ARG PYTHON_IMAGE=python:3.11.14-slim-trixie
+
+# -- build: the cronwright wheel and a virtualenv of the locked dependencies ----------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-RUN pip install --no-cache-dir "build==1.2.2"
+COPY requirements-build.lock requirements.lock ./
+RUN python -m venv /opt/build \
+ && /opt/build/bin/pip install --no-cache-dir --require-hashes --no-deps -r requirements-build.lock \
+ && python -m venv /opt/cronwright \
+ && /opt/cronwright/bin/pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY core ./core
 COPY operator ./operator
 COPY api ./api
-RUN python -m build --wheel --outdir /dist .
+# No build isolation: hatchling comes from the hash-checked lock above, not from the index.
+RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /dist . \
+ && /opt/cronwright/bin/pip install --no-cache-dir --no-deps /dist/cronwright-*.whl \
+ && /opt/cronwright/bin/python -m compileall -q /opt/cronwright
 
-FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-COPY --from=build /dist/*.whl /tmp/
-RUN pip install --no-cache-dir /tmp/*.whl && rm /tmp/*.whl \
- && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin cronwright
-USER 10001
+# -- runtime: the virtualenv only, run as a numeric non-root user ---------------------
+FROM ${PYTHON_IMAGE}
+# Bytecode was compiled at build time; nothing writes outside /tmp, so the container
+# runs with a read-only root filesystem (HOME=/tmp for any library that wants a home).
+ENV PATH=/opt/cronwright/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp
+RUN groupadd --gid 10001 cronwright \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin cronwright
+COPY --from=build /opt/cronwright /opt/cronwright
+USER 10001:10001
+WORKDIR /tmp
 EXPOSE 8080 8000
-# The operator serves /healthz on 8080, the facade on 8000; set CRONWRIGHT_HEALTH_URL for the latter.
-HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(os.environ.get('CRONWRIGHT_HEALTH_URL', 'http://127.0.0.1:8080/healthz'), timeout=2)"]
+# The operator serves /healthz on 8080 (the default); the facade sets
+# CRONWRIGHT_HEALTH_URL to its own port (the Helm chart does).
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(os.environ.get('CRONWRIGHT_HEALTH_URL', 'http://127.0.0.1:8080/healthz'), timeout=2)"]
 ENTRYPOINT ["cronwright"]
 CMD ["operator", "--host", "0.0.0.0"]

@@ -1,6 +1,6 @@
 # The two commands: `make dev` runs cronwright on a local control plane, `make test`
 # passes the whole suite. Both install what they need (virtualenv, Python dependencies,
-# the control plane built from the Go module proxy) on first use.
+# the control plane and Helm built from the Go module proxy) on first use.
 
 PYTHON ?= python3
 VENV := .venv
@@ -34,9 +34,13 @@ format: $(INSTALLED)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The chart ships the same CRD files (Helm installs charts/cronwright/crds/ before the
+# templates); tests/unit/test_chart_crds.py fails when the two folders differ.
 crd: $(INSTALLED)
 	$(BIN)/cronwright crd --kind CronJobSpec > crds/cronjobspecs.cronwright.io.yaml
 	$(BIN)/cronwright crd --kind CronProject > crds/cronprojects.cronwright.io.yaml
+	rm -f charts/cronwright/crds/*.yaml
+	cp crds/*.yaml charts/cronwright/crds/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .cronwright

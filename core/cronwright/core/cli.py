@@ -75,10 +75,12 @@ def _api(args: argparse.Namespace) -> int:
 
 
 def _controlplane_build(_: argparse.Namespace) -> int:
-    from cronwright.core.controlplane.binaries import ensure_binaries
+    from cronwright.core.controlplane.binaries import ensure_binaries, ensure_helm
 
     binaries = ensure_binaries()
+    helm = ensure_helm()
     print(binaries.kube_apiserver.parent)
+    print(helm.parent)
     return 0
 
 
@@ -220,7 +222,7 @@ def parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser(
         "controlplane-build",
-        help="build (or find cached) etcd, kube-apiserver and kubectl; print their folder",
+        help="build (or find cached) etcd, kube-apiserver, kubectl and helm; print their folders",
     )
     build.set_defaults(func=_controlplane_build)
     return root

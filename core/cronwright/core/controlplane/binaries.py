@@ -1,9 +1,11 @@
-"""Build and cache etcd, kube-apiserver and kubectl from the Go module proxy.
+"""Build and cache etcd, kube-apiserver, kubectl and Helm from the Go module proxy.
 
-The pinned versions live in one place, ``tools/controlplane/go.mod``; this module reads
-them from there. Binaries are cached per version under ``~/.cache/cronwright/``
-(``CRONWRIGHT_CACHE_DIR`` overrides), so only the first run on a machine builds. A file
-lock lets parallel test sessions share one build instead of racing.
+The pinned versions live in one place each, ``tools/controlplane/go.mod`` and
+``tools/helm/go.mod`` (two modules, so Helm's k8s.io dependencies never have to agree with
+the control plane's); this module reads them from there. Binaries are cached per version
+under ``~/.cache/cronwright/`` (``CRONWRIGHT_CACHE_DIR`` overrides), so only the first run
+on a machine builds. A file lock lets parallel test sessions share one build instead of
+racing.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 GO_MODULE = Path(os.environ.get("CRONWRIGHT_CONTROLPLANE_MODULE", REPO_ROOT / "tools" / "controlplane"))
+HELM_GO_MODULE = REPO_ROOT / "tools" / "helm"
 
 KUBERNETES_MODULE = "k8s.io/kubernetes"
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"
+HELM_MODULE = "helm.sh/helm/v4"
 
 
 @dataclass(frozen=True)
@@ -47,16 +51,23 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CRONWRIGHT_CACHE_DIR", default)).expanduser()
 
 
+def _pinned_version(go_mod: Path, module: str) -> str:
+    match = re.search(
+        rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v[0-9][^\s]*)", go_mod.read_text(), re.MULTILINE
+    )
+    if not match:
+        raise RuntimeError(f"{go_mod} does not pin {module}")
+    return match.group(1)
+
+
 def pinned_versions(go_mod: Path = GO_MODULE / "go.mod") -> Versions:
-    text = go_mod.read_text()
+    return Versions(
+        kubernetes=_pinned_version(go_mod, KUBERNETES_MODULE), etcd=_pinned_version(go_mod, ETCD_MODULE)
+    )
 
-    def version_of(module: str) -> str:
-        match = re.search(rf"^\s*{re.escape(module)}\s+(v[0-9][^\s]*)", text, re.MULTILINE)
-        if not match:
-            raise RuntimeError(f"{go_mod} does not pin {module}")
-        return match.group(1)
 
-    return Versions(kubernetes=version_of(KUBERNETES_MODULE), etcd=version_of(ETCD_MODULE))
+def pinned_helm_version(go_mod: Path = HELM_GO_MODULE / "go.mod") -> str:
+    return _pinned_version(go_mod, HELM_MODULE)
 
 
 def _kubernetes_ldflags(version: str) -> str:
@@ -80,6 +91,13 @@ def _etcd_ldflags(version: str) -> str:
     return f"-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=release-{version}"
 
 
+def _helm_ldflags(version: str) -> str:
+    """What Helm's own Makefile stamps for a release build, so `helm version` prints the
+    pinned release instead of the bare "v4.x" default of an unstamped build."""
+    package = f"{HELM_MODULE}/internal/version"
+    return f"-s -w -X {package}.version={version} -X {package}.gitTreeState=clean"
+
+
 def _go() -> str:
     go = shutil.which("go") or next(
         (p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if Path(p).exists()), None
@@ -89,7 +107,7 @@ def _go() -> str:
     return go
 
 
-def _build(package: str, output: Path, ldflags: str, label: str) -> None:
+def _build(package: str, output: Path, ldflags: str, label: str, module: Path = GO_MODULE) -> None:
     """go build with -v, turning its package list into a progress line."""
     env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
     tmp = output.with_suffix(".partial")
@@ -97,7 +115,7 @@ def _build(package: str, output: Path, ldflags: str, label: str) -> None:
     print(f"[cronwright] building {label} (first run on this machine only) ...", file=sys.stderr, flush=True)
     started = dt.datetime.now()
     with subprocess.Popen(
-        command, cwd=GO_MODULE, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        command, cwd=module, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
     ) as proc:
         assert proc.stderr is not None
         tail: list[str] = []
@@ -151,3 +169,18 @@ def ensure_binaries() -> Binaries:
             if not output.exists():
                 _build(package, output, ldflags, label)
     return binaries
+
+
+def ensure_helm() -> Path:
+    """The cached Helm binary of the pinned release, built first if missing."""
+    version = pinned_helm_version()
+    directory = cache_dir() / f"helm-{version}"
+    helm = directory / "helm"
+    if helm.exists():
+        return helm
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not helm.exists():
+            _build(f"{HELM_MODULE}/cmd/helm", helm, _helm_ldflags(version), f"helm {version}", HELM_GO_MODULE)
+    return helm
