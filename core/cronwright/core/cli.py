@@ -25,7 +25,7 @@ def _crd(args: argparse.Namespace) -> int:
 def _dev(args: argparse.Namespace) -> int:
     from cronwright.core import dev
 
-    return dev.run(state_dir=args.state_dir, namespace=args.namespace)
+    return dev.run(state_dir=args.state_dir, namespace=args.namespace, config=args.config)
 
 
 def _operator(args: argparse.Namespace) -> int:
@@ -161,6 +161,7 @@ def parser() -> argparse.ArgumentParser:
     dev = commands.add_parser("dev", help="run a local control plane with cronwright on it until Ctrl-C")
     dev.add_argument("--state-dir", default=".cronwright", help="where dev.json and the kubeconfig go")
     dev.add_argument("--namespace", default="default", help="namespace for your CronJobSpecs")
+    dev.add_argument("--config", help="settings file (default: one with example handlers and channels)")
     dev.set_defaults(func=_dev)
 
     op = commands.add_parser("operator", help="run the operator: fire every CronJobSpec's runs on time")
