@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from cronwright.core import models
 from cronwright.core.config import Config
 from cronwright.core.kube import Credentials, Kube, load_credentials
-from cronwright.operator import http_executor
+from cronwright.operator import http_executor, ssrf
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
@@ -115,7 +115,9 @@ async def run(options: Options) -> None:
     kube = Kube(credentials, max_connections=16)
     metrics = Metrics()
     lease = InstanceLease(kube, options.lease_namespace, options.instance)
-    http = http_executor.make_client(max_connections=options.max_concurrent_runs)
+    http = http_executor.make_client(
+        max_connections=options.max_concurrent_runs, ssrf=ssrf.Policy.from_settings(options.config.ssrf)
+    )
     events = EventRecorder(kube, metrics, options.instance)
     scheduler = Scheduler(
         kube,
