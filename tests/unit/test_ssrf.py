@@ -103,7 +103,7 @@ def test_the_settings_file_section_becomes_the_policy() -> None:
 
 
 ipv4 = st.integers(min_value=0, max_value=2**32 - 1).map(ipaddress.IPv4Address)
-link_local = st.integers(min_value=0, max_value=2**16 - 1).map(lambda n: ipaddress.IPv4Address(0xA9FE0000 + n))
+link_local = st.integers(0, 2**16 - 1).map(lambda n: ipaddress.IPv4Address(0xA9FE0000 + n))
 
 
 @given(link_local)
