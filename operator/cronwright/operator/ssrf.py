@@ -107,10 +107,11 @@ def refusal(address: IPAddress, policy: Policy) -> str | None:
     forms = _forms(address.__class__(int(address)))  # drops an IPv6 scope id
     if any(_in(form, network) for form in forms for network in policy.allow):
         return None
-    denied = list(ALWAYS_DENIED)
+    # The administrator's own ranges first: their reason is the one they will recognise.
+    denied = [(network, f"in the denied range {network}") for network in policy.deny]
+    denied += ALWAYS_DENIED
     if policy.deny_private:
         denied += PRIVATE
-    denied += [(network, f"in the denied range {network}") for network in policy.deny]
     for form in forms:
         for network, reason in denied:
             if _in(form, network):
