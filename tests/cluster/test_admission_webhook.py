@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import ssl
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from cronwright.core.controlplane import certs
 from cronwright.core.controlplane.cluster import free_port
 from tests.support.cluster import Cluster
 from tests.support.kubectl import cronjobspec, get, wait_for
@@ -42,9 +46,7 @@ def webhook(
         wait_for(lambda: _refused(cluster, namespace, BAD_CRON, dry_run=True), 60, "the webhook to be called")
         yield name
     finally:
-        # kopf manages a (here empty) mutating configuration of the same name too.
-        for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
-            cluster.kubectl_run("delete", kind, name, "--ignore-not-found")
+        cluster.kubectl_run("delete", "validatingwebhookconfiguration", name, "--ignore-not-found")
 
 
 def _registered(cluster: Cluster, name: str) -> dict[str, object] | None:
@@ -73,9 +75,14 @@ def test_the_configuration_points_at_the_operator_with_its_own_ca(cluster: Clust
     assert hook is not None
     assert hook["failurePolicy"] == "Fail"
     assert hook["sideEffects"] == "None"
-    assert str(hook["clientConfig"]["url"]).startswith("https://127.0.0.1:")  # type: ignore[index]
+    url = str(hook["clientConfig"]["url"])  # type: ignore[index]
+    assert url.startswith("https://127.0.0.1:") and url.endswith("/validate.cronwright.io")
     ca = base64.b64decode(hook["clientConfig"]["caBundle"])  # type: ignore[index]
     assert ca.startswith(b"-----BEGIN CERTIFICATE-----")
+    assert hook["timeoutSeconds"] == 10
+    # Only what the operator needs: no mutating configuration next to it.
+    mutating = cluster.kubectl_run("get", "mutatingwebhookconfiguration", webhook, check=False)
+    assert mutating.returncode != 0 and "NotFound" in mutating.stderr
     assert hook["rules"] == [  # only CronJobSpecs, only writes: reads never wait for the webhook
         {
             "apiGroups": ["cronwright.io"],
@@ -143,3 +150,75 @@ def test_a_missing_secret_is_accepted_with_a_warning_kubectl_prints(
     assert f"Warning: spec.http.headersFrom[0].secretKeyRef: {missing}" in stderr
     assert 'Warning: spec.http.signing.secretKeyRef: Secret "signing" has no key "key"' in stderr
     assert "do-not-print-me" not in stderr + stdout
+
+
+def _handshake(port: int, ca_pem: bytes, server_name: str) -> None:
+    """TLS to a webhook listener as the API server does it: the CA bundle, the DNS name."""
+    context = ssl.create_default_context(cadata=ca_pem.decode())
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=server_name),
+    ):
+        pass
+
+
+def test_replicas_behind_one_service_share_one_generated_certificate(
+    cluster: Cluster, namespace: str, start_operator: Callable[..., OperatorProcess]
+) -> None:
+    """Each replica applies the configuration with its CA bundle: were each to make its own
+    CA, the API server would trust only the last one. The first stores it in a Secret."""
+    ports = [free_port(), free_port()]
+    for instance, port in zip(("op-1", "op-2"), ports, strict=True):
+        start_operator(
+            instance=instance,
+            extra=(f"--webhook-port={port}", f"--webhook-service={namespace}/cronwright-webhook"),
+        )
+    secret = wait_for(
+        lambda: (
+            cluster.kubectl_run(
+                "get", "secret", "cronwright-webhook-tls", "-n", namespace, "-o", "json", check=False
+            ).stdout
+        ),
+        30,
+        "the shared certificate Secret",
+    )
+    data = json.loads(secret)["data"]
+    assert json.loads(secret)["type"] == "kubernetes.io/tls"
+    ca = base64.b64decode(data["ca.crt"])
+    for port in ports:
+        wait_for(lambda p=port: _listening(p), 30, f"the webhook on port {port}")
+        _handshake(port, ca, f"cronwright-webhook.{namespace}.svc")
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_a_mounted_certificate_and_its_ca_go_into_the_configuration(
+    cluster: Cluster, namespace: str, start_operator: Callable[..., OperatorProcess], tmp_path: Path
+) -> None:
+    authority = certs.CertificateAuthority("mounted-ca")
+    cert_dir = tmp_path / "certs"
+    cert_dir.mkdir()
+    authority.issue("webhook", ip_addresses=("127.0.0.1",), server=True).write(cert_dir, "tls")
+    (cert_dir / "ca.crt").write_bytes(authority.pair.cert_pem)
+    name = f"cronwright-{namespace}"
+    start_operator(
+        extra=(
+            f"--webhook-port={free_port()}",
+            f"--webhook-cert-dir={cert_dir}",
+            f"--webhook-configuration={name}",
+        )
+    )
+    try:
+        hook = wait_for(lambda: _registered(cluster, name), 60, "the webhook configuration")
+        assert base64.b64decode(hook["clientConfig"]["caBundle"]) == authority.pair.cert_pem  # type: ignore[index]
+        assert hook["failurePolicy"] == "Ignore"  # the default
+        refusal = wait_for(lambda: _refused(cluster, namespace, BAD_CRON, dry_run=True), 60, "a refusal")
+        assert "spec.schedule.cron" in refusal
+    finally:
+        cluster.kubectl_run("delete", "validatingwebhookconfiguration", name, "--ignore-not-found")

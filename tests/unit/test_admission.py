@@ -3,25 +3,20 @@ how the operator's flags become the webhook server and its client configuration.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import ssl
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cryptography import x509
 
 from cronwright.core import cli
-from cronwright.core.controlplane import certs
-from cronwright.core.controlplane.cluster import free_port
 from cronwright.core.models import CronJobSpecSpec
 from cronwright.operator.admission import (
-    ServiceWebhookServer,
     WebhookOptions,
+    client_config,
     judge,
     secret_references,
-    server,
+    self_signed,
+    webhook_configuration,
 )
 from cronwright.operator.planning import Problem
 
@@ -97,53 +92,48 @@ def test_a_service_must_be_namespace_slash_name(value: str) -> None:
         _options(f"--webhook-service={value}")
 
 
-async def _serve_once(
-    webhook: Any, while_serving: Callable[[dict[str, Any]], Awaitable[None]] | None = None
-) -> dict[str, Any]:
-    """The first client configuration the server yields (it is listening meanwhile)."""
-
-    async def no_review(*_: Any, **__: Any) -> dict[str, Any]:
-        raise AssertionError("no review expected")
-
-    generator = webhook(no_review)
-    try:
-        config: dict[str, Any] = await generator.__anext__()
-        if while_serving is not None:
-            await while_serving(config)
-        return config
-    finally:
-        await generator.aclose()
-
-
-def test_in_cluster_the_configuration_points_at_the_service_with_the_generated_ca(tmp_path: Path) -> None:
-    port = free_port()
-    webhook = server(WebhookOptions(port=port, service=("cronwright-system", "cronwright-webhook")), tmp_path)
-    assert isinstance(webhook, ServiceWebhookServer)
-
-    async def handshake_as_the_api_server(config: dict[str, Any]) -> None:
-        """TLS to the listener, verified against the bundled CA and the Service's DNS name."""
-        context = ssl.create_default_context(cadata=base64.b64decode(config["caBundle"]).decode())
-        _, writer = await asyncio.open_connection(
-            "127.0.0.1", port, ssl=context, server_hostname="cronwright-webhook.cronwright-system.svc"
-        )
-        writer.close()
-        await writer.wait_closed()
-
-    config = asyncio.run(_serve_once(webhook, handshake_as_the_api_server))
-    assert config["service"] == {
-        "namespace": "cronwright-system",
-        "name": "cronwright-webhook",
-        "port": 443,
-        "path": "/",
+def test_in_a_cluster_the_api_server_calls_the_service_with_the_handler_path() -> None:
+    options = WebhookOptions(port=9443, service=("cronwright-system", "cronwright-webhook"))
+    assert client_config({"url": "https://127.0.0.1:9443", "caBundle": "Q0E="}, options) == {
+        "caBundle": "Q0E=",
+        "service": {
+            "namespace": "cronwright-system",
+            "name": "cronwright-webhook",
+            "port": 443,
+            "path": "/validate.cronwright.io",
+        },
     }
-    assert "url" not in config
 
 
-def test_a_mounted_certificate_is_used_with_its_ca(tmp_path: Path) -> None:
-    authority = certs.CertificateAuthority("mounted-ca")
-    authority.issue("webhook", ip_addresses=("127.0.0.1",), server=True).write(tmp_path, "tls")
-    (tmp_path / "ca.crt").write_bytes(authority.pair.cert_pem)
-    webhook = server(WebhookOptions(port=free_port(), cert_dir=tmp_path), tmp_path / "unused")
-    config = asyncio.run(_serve_once(webhook))
-    assert base64.b64decode(config["caBundle"]) == authority.pair.cert_pem
-    assert config["url"].startswith("https://127.0.0.1:")
+def test_outside_a_cluster_it_calls_the_url_kopf_serves() -> None:
+    served = {"url": "https://127.0.0.1:9443", "caBundle": "Q0E="}
+    assert client_config(served, WebhookOptions(port=9443)) == {
+        "caBundle": "Q0E=",
+        "url": "https://127.0.0.1:9443/validate.cronwright.io",
+    }
+
+
+def test_the_configuration_has_one_webhook_for_cronjobspec_writes_with_the_chosen_policy() -> None:
+    config = webhook_configuration("cronwright", {"url": "https://127.0.0.1:1/x"}, "Fail")
+    assert config["metadata"]["name"] == "cronwright"
+    (hook,) = config["webhooks"]
+    assert hook["name"] == "validate.cronwright.io"
+    assert hook["failurePolicy"] == "Fail"
+    assert hook["sideEffects"] == "None"
+    assert hook["rules"][0]["operations"] == ["CREATE", "UPDATE"]
+    assert hook["rules"][0]["resources"] == ["cronjobspecs"]
+
+
+def test_a_generated_certificate_serves_the_listen_address_and_the_service_names() -> None:
+    made = self_signed(WebhookOptions(host="0.0.0.0", service=("cronwright-system", "hook")))
+    cert = x509.load_pem_x509_certificate(made["tls.crt"])
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert set(names.get_values_for_type(x509.DNSName)) == {
+        "hook",
+        "hook.cronwright-system",
+        "hook.cronwright-system.svc",
+        "hook.cronwright-system.svc.cluster.local",
+    }
+    assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    ca = x509.load_pem_x509_certificate(made["ca.crt"])
+    cert.verify_directly_issued_by(ca)

@@ -10,10 +10,16 @@ Failure policy (``--webhook-failure-policy``) defaults to Ignore: the webhook is
 feedback, not the last line of defence — the operator refuses an invalid spec anyway
 (Warning Event, condition Valid=False) and never runs it. With Fail, an operator that is
 down or rolling would block every CronJobSpec write, GitOps syncs included.
+
+kopf serves the requests; the ValidatingWebhookConfiguration is applied here rather than
+by kopf's ``admission.managed``, which also creates and patches a MutatingWebhookConfiguration
+(and stops the operator when RBAC does not allow that) and empties the configuration
+whenever one process stops — wrong when several replicas serve behind one Service.
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import logging
 from collections.abc import AsyncIterator
@@ -94,14 +100,19 @@ async def missing_secret_warnings(
     return warnings
 
 
+WEBHOOK_ID = "validate.cronwright.io"
+"""The kopf handler id, the URL path, and the webhook's name (a name needs two dots)."""
+
+FIELD_MANAGER = "cronwright-operator"
+
+
 def register(registry: kopf.OperatorRegistry, kube: Kube, options: WebhookOptions) -> None:
     @kopf.on.validate(
         models.GROUP,
         models.VERSION,
         models.PLURAL,
-        id="validate.cronwright.io",  # + ".<configuration>": a webhook name needs 3 dots
+        id=WEBHOOK_ID,
         operations=["CREATE", "UPDATE"],
-        ignore_failures=options.failure_policy == "Ignore",
         registry=registry,
     )
     async def validate(
@@ -114,10 +125,89 @@ def register(registry: kopf.OperatorRegistry, kube: Kube, options: WebhookOption
             warnings.extend(await missing_secret_warnings(kube, namespace, secret_references(verdict)))
 
 
-def configure(settings: kopf.OperatorSettings, options: WebhookOptions, workdir: Path) -> None:
-    """Serve the webhook; with a configuration name, keep that configuration up to date."""
-    settings.admission.server = server(options, workdir)
-    settings.admission.managed = options.configuration
+def webhook_configuration(name: str, client_config: dict[str, Any], failure_policy: str) -> dict[str, Any]:
+    """The whole ValidatingWebhookConfiguration, as one server-side apply."""
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": FIELD_MANAGER}},
+        "webhooks": [
+            {
+                "name": WEBHOOK_ID,
+                "clientConfig": client_config,
+                "rules": [
+                    {
+                        "apiGroups": [models.GROUP],
+                        "apiVersions": [models.VERSION],
+                        "resources": [models.PLURAL],
+                        "operations": ["CREATE", "UPDATE"],
+                        "scope": "*",
+                    }
+                ],
+                "failurePolicy": failure_policy,
+                "matchPolicy": "Equivalent",
+                "sideEffects": "None",
+                # Reads of a few Secrets at most: an answer takes milliseconds, and a
+                # hanging webhook must not hold kubectl for the API server's maximum of 30s.
+                "timeoutSeconds": 10,
+                "admissionReviewVersions": ["v1"],
+            }
+        ],
+    }
+
+
+def client_config(served: dict[str, Any], options: WebhookOptions) -> dict[str, Any]:
+    """Where the API server calls: the Service in a cluster, else the URL kopf serves."""
+    config: dict[str, Any] = {"caBundle": served["caBundle"]}
+    if options.service is None:
+        config["url"] = f"{served['url'].rstrip('/')}/{WEBHOOK_ID}"
+    else:
+        namespace, name = options.service
+        config["service"] = {
+            "namespace": namespace,
+            "name": name,
+            "port": options.service_port,
+            "path": f"/{WEBHOOK_ID}",
+        }
+    return config
+
+
+async def apply_configuration(kube: Kube, configuration: dict[str, Any]) -> None:
+    name = configuration["metadata"]["name"]
+    await kube.request(
+        "PATCH",
+        f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{name}",
+        body=configuration,
+        params={"fieldManager": FIELD_MANAGER, "force": "true"},
+        content_type="application/apply-patch+yaml",
+    )
+
+
+class ConfiguringWebhookServer(kopf.WebhookServer):
+    """kopf's server, which also applies the configuration each time it (re)starts with a
+    certificate: at start, and when mounted certificate files are renewed."""
+
+    def __init__(self, kube: Kube, options: WebhookOptions, **kwargs: Any) -> None:
+        super().__init__(addr=options.host, port=options.port, **kwargs)
+        self.kube = kube
+        self.options = options
+
+    async def __call__(self, fn: Any) -> AsyncIterator[Any]:
+        async for served in super().__call__(fn):
+            config = client_config(dict(served), self.options)
+            if self.options.configuration:
+                try:
+                    await apply_configuration(
+                        self.kube,
+                        webhook_configuration(
+                            self.options.configuration, config, self.options.failure_policy
+                        ),
+                    )
+                    log.info("webhook configuration %s applied", self.options.configuration)
+                except ApiError as error:
+                    # Keep serving: an administrator may have created the configuration.
+                    log.error("cannot apply webhook configuration %s: %s", self.options.configuration, error)
+            yield config
 
 
 def service_dns_names(service: tuple[str, str] | None) -> tuple[str, ...]:
@@ -127,12 +217,10 @@ def service_dns_names(service: tuple[str, str] | None) -> tuple[str, ...]:
     return (name, f"{name}.{namespace}", f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.cluster.local")
 
 
-def self_signed(options: WebhookOptions, workdir: Path) -> tuple[Path, Path, bytes]:
-    """A fresh CA and a serving certificate for the listen address and the Service's names.
-
-    Made at every start: the CA bundle goes into the managed configuration, so nothing has
-    to survive a restart. cryptography is already a dependency (kopf's own generator needs
-    the certbuilder extra)."""
+def self_signed(options: WebhookOptions) -> dict[str, bytes]:
+    """A fresh CA and a serving certificate for the listen address and the Service's names,
+    as the keys of a kubernetes.io/tls Secret. cryptography is already a dependency (kopf's
+    own generator needs the certbuilder extra)."""
     host = "127.0.0.1" if options.host in ("0.0.0.0", "::", "") else options.host
     try:
         ip_addresses: tuple[str, ...] = (str(ipaddress.ip_address(host)),)
@@ -146,41 +234,59 @@ def self_signed(options: WebhookOptions, workdir: Path) -> tuple[Path, Path, byt
         ip_addresses=ip_addresses,
         server=True,
     )
-    cert, key = serving.write(workdir, "tls")
-    return cert, key, authority.pair.cert_pem
+    return {"tls.crt": serving.cert_pem, "tls.key": serving.key_pem, "ca.crt": authority.pair.cert_pem}
 
 
-def server(options: WebhookOptions, workdir: Path) -> kopf.WebhookServer:
+async def shared_certificate(kube: Kube, options: WebhookOptions) -> dict[str, bytes]:
+    """The generated certificate all replicas behind the Service share.
+
+    Each replica making its own CA would make each overwrite the configuration's CA bundle,
+    and the API server would trust only the last one's. The first replica stores its
+    certificate in the Secret ``<service>-tls`` next to the Service; the others use it."""
+    assert options.service is not None
+    namespace, name = options.service
+    path = f"/api/v1/namespaces/{namespace}/secrets/{name}-tls"
+    for _ in range(2):
+        try:
+            secret = await kube.get(path)
+            return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
+        except ApiError as error:
+            if error.status != 404:
+                raise
+        made = self_signed(options)
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/tls",
+            "metadata": {"name": f"{name}-tls", "labels": {"app.kubernetes.io/managed-by": FIELD_MANAGER}},
+            "data": {key: base64.b64encode(value).decode() for key, value in made.items()},
+        }
+        try:
+            await kube.create(f"/api/v1/namespaces/{namespace}/secrets", body)
+            return made
+        except ApiError as error:
+            if error.status != 409:  # 409: another replica was first; read its certificate
+                raise
+    raise RuntimeError(f"Secret {namespace}/{name}-tls: created and deleted again while starting")
+
+
+async def server(kube: Kube, options: WebhookOptions, workdir: Path) -> ConfiguringWebhookServer:
+    """The webhook server with its certificate: mounted files (``--webhook-cert-dir``), else
+    one shared by the replicas behind ``--webhook-service``, else made for this process."""
     cert_dir = options.cert_dir
     if cert_dir is not None and (cert_dir / "tls.crt").exists() and (cert_dir / "tls.key").exists():
         ca = cert_dir / "ca.crt"
-        tls: dict[str, Any] = {
-            "certfile": cert_dir / "tls.crt",
-            "pkeyfile": cert_dir / "tls.key",
-            "cafile": ca if ca.exists() else None,
-        }
-    else:
-        cert, key, ca_pem = self_signed(options, workdir)
-        tls = {"certfile": cert, "pkeyfile": key, "cadata": ca_pem}
-    if options.service is not None:
-        return ServiceWebhookServer(
-            options.service, options.service_port, addr=options.host, port=options.port, **tls
+        return ConfiguringWebhookServer(
+            kube,
+            options,
+            certfile=cert_dir / "tls.crt",
+            pkeyfile=cert_dir / "tls.key",
+            cafile=ca if ca.exists() else None,
         )
-    return kopf.WebhookServer(addr=options.host, port=options.port, **tls)
-
-
-class ServiceWebhookServer(kopf.WebhookServer):
-    """In a cluster the API server reaches the webhook through a Service, not a URL."""
-
-    def __init__(self, service: tuple[str, str], service_port: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.service = service
-        self.service_port = service_port
-
-    async def __call__(self, fn: Any) -> AsyncIterator[Any]:
-        namespace, name = self.service
-        async for config in super().__call__(fn):
-            yield {
-                "caBundle": config.get("caBundle"),
-                "service": {"namespace": namespace, "name": name, "port": self.service_port, "path": "/"},
-            }
+    made = await shared_certificate(kube, options) if options.service else self_signed(options)
+    for key, value in made.items():
+        (workdir / key).write_bytes(value)
+    (workdir / "tls.key").chmod(0o600)
+    return ConfiguringWebhookServer(
+        kube, options, certfile=workdir / "tls.crt", pkeyfile=workdir / "tls.key", cadata=made["ca.crt"]
+    )

@@ -101,7 +101,7 @@ def build_registry(
         settings.watching.client_timeout = 330
         settings.networking.request_timeout = 60
         if webhook.port:
-            admission.configure(settings, webhook, workdir)
+            settings.admission.server = await admission.server(kube, webhook, workdir)
 
     @kopf.on.login(registry=registry)
     def login(**_: object) -> kopf.ConnectionInfo:
