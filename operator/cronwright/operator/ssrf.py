@@ -181,11 +181,6 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         assert last_error is not None
         raise last_error
 
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise SsrfRefused("refused by the SSRF guard: Unix sockets are never a target")
-
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
 
