@@ -15,10 +15,10 @@ from cronwright.operator.admission import (
     client_config,
     judge,
     secret_references,
-    self_signed,
     webhook_configuration,
 )
 from cronwright.operator.planning import Problem
+from cronwright.operator.webhook_tls import self_signed
 
 GOOD = {"schedule": {"cron": "0 9 * * 1-5"}, "http": {"url": "http://127.0.0.1:9/"}}
 BAD = {"schedule": {"cron": "0 9 * * 8"}, "http": {"url": "http://127.0.0.1:9/"}}
@@ -124,8 +124,8 @@ def test_the_configuration_has_one_webhook_for_cronjobspec_writes_with_the_chose
     assert hook["rules"][0]["resources"] == ["cronjobspecs"]
 
 
-def test_a_generated_certificate_serves_the_listen_address_and_the_service_names() -> None:
-    made = self_signed(WebhookOptions(host="0.0.0.0", service=("cronwright-system", "hook")))
+def test_a_generated_certificate_serves_the_host_and_the_service_names() -> None:
+    made = self_signed("127.0.0.1", ("cronwright-system", "hook"))
     cert = x509.load_pem_x509_certificate(made["tls.crt"])
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert set(names.get_values_for_type(x509.DNSName)) == {

@@ -19,21 +19,20 @@ whenever one process stops — wrong when several replicas serve behind one Serv
 
 from __future__ import annotations
 
-import base64
-import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import kopf
 
 from cronwright.core import models
-from cronwright.core.controlplane import certs
 from cronwright.core.kube import ApiError, Kube
 from cronwright.core.models import CronJobSpecSpec, SecretKeyRef
 from cronwright.operator.planning import Problem, parse_spec
+from cronwright.operator.webhook_tls import FIELD_MANAGER, self_signed, shared_certificate
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +86,10 @@ async def missing_secret_warnings(
             try:
                 secret = await kube.get(f"/api/v1/namespaces/{namespace}/secrets/{ref.name}")
                 secrets[ref.name] = secret.get("data") or {}
+            except httpx.HTTPError as error:
+                # Warnings are a courtesy: API trouble must not turn into a refusal.
+                log.warning("cannot read Secret %s/%s for a warning: %s", namespace, ref.name, error)
+                return warnings
             except ApiError as error:
                 if error.status != 404:
                     log.warning("cannot read Secret %s/%s for a warning: %s", namespace, ref.name, error)
@@ -102,8 +105,6 @@ async def missing_secret_warnings(
 
 WEBHOOK_ID = "validate.cronwright.io"
 """The kopf handler id, the URL path, and the webhook's name (a name needs two dots)."""
-
-FIELD_MANAGER = "cronwright-operator"
 
 
 def register(registry: kopf.OperatorRegistry, kube: Kube, options: WebhookOptions) -> None:
@@ -210,66 +211,6 @@ class ConfiguringWebhookServer(kopf.WebhookServer):
             yield config
 
 
-def service_dns_names(service: tuple[str, str] | None) -> tuple[str, ...]:
-    if service is None:
-        return ()
-    namespace, name = service
-    return (name, f"{name}.{namespace}", f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.cluster.local")
-
-
-def self_signed(options: WebhookOptions) -> dict[str, bytes]:
-    """A fresh CA and a serving certificate for the listen address and the Service's names,
-    as the keys of a kubernetes.io/tls Secret. cryptography is already a dependency (kopf's
-    own generator needs the certbuilder extra)."""
-    host = "127.0.0.1" if options.host in ("0.0.0.0", "::", "") else options.host
-    try:
-        ip_addresses: tuple[str, ...] = (str(ipaddress.ip_address(host)),)
-        dns_names: tuple[str, ...] = ()
-    except ValueError:
-        ip_addresses, dns_names = (), (host,)
-    authority = certs.CertificateAuthority("cronwright-webhook-ca")
-    serving = authority.issue(
-        "cronwright-webhook",
-        dns_names=dns_names + service_dns_names(options.service),
-        ip_addresses=ip_addresses,
-        server=True,
-    )
-    return {"tls.crt": serving.cert_pem, "tls.key": serving.key_pem, "ca.crt": authority.pair.cert_pem}
-
-
-async def shared_certificate(kube: Kube, options: WebhookOptions) -> dict[str, bytes]:
-    """The generated certificate all replicas behind the Service share.
-
-    Each replica making its own CA would make each overwrite the configuration's CA bundle,
-    and the API server would trust only the last one's. The first replica stores its
-    certificate in the Secret ``<service>-tls`` next to the Service; the others use it."""
-    assert options.service is not None
-    namespace, name = options.service
-    path = f"/api/v1/namespaces/{namespace}/secrets/{name}-tls"
-    for _ in range(2):
-        try:
-            secret = await kube.get(path)
-            return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
-        except ApiError as error:
-            if error.status != 404:
-                raise
-        made = self_signed(options)
-        body = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": "kubernetes.io/tls",
-            "metadata": {"name": f"{name}-tls", "labels": {"app.kubernetes.io/managed-by": FIELD_MANAGER}},
-            "data": {key: base64.b64encode(value).decode() for key, value in made.items()},
-        }
-        try:
-            await kube.create(f"/api/v1/namespaces/{namespace}/secrets", body)
-            return made
-        except ApiError as error:
-            if error.status != 409:  # 409: another replica was first; read its certificate
-                raise
-    raise RuntimeError(f"Secret {namespace}/{name}-tls: created and deleted again while starting")
-
-
 async def server(kube: Kube, options: WebhookOptions, workdir: Path) -> ConfiguringWebhookServer:
     """The webhook server with its certificate: mounted files (``--webhook-cert-dir``), else
     one shared by the replicas behind ``--webhook-service``, else made for this process."""
@@ -283,7 +224,11 @@ async def server(kube: Kube, options: WebhookOptions, workdir: Path) -> Configur
             pkeyfile=cert_dir / "tls.key",
             cafile=ca if ca.exists() else None,
         )
-    made = await shared_certificate(kube, options) if options.service else self_signed(options)
+    host = "127.0.0.1" if options.host in ("0.0.0.0", "::", "") else options.host
+    if options.service is not None:
+        made = await shared_certificate(kube, options.service, host)
+    else:
+        made = self_signed(host, None)
     for key, value in made.items():
         (workdir / key).write_bytes(value)
     (workdir / "tls.key").chmod(0o600)
