@@ -205,7 +205,7 @@ class ConfiguringWebhookServer(kopf.WebhookServer):
                         ),
                     )
                     log.info("webhook configuration %s applied", self.options.configuration)
-                except ApiError as error:
+                except (ApiError, httpx.HTTPError) as error:
                     # Keep serving: an administrator may have created the configuration.
                     log.error("cannot apply webhook configuration %s: %s", self.options.configuration, error)
             yield config
