@@ -41,6 +41,10 @@ def test_handlers_and_channels_load_as_spec_fields(tmp_path: Path) -> None:
         ("handlers: [1, 2]", "handlers"),
         ("surprise: 1", "surprise"),
         ("handlers: {x: {http: {url: 'http://127.0.0.1:9/'}", "cannot read settings"),
+        ("ssrf: {deny: ['10.96.0.1/12']}", "ssrf.deny.0: value is not a valid IPv4 or IPv6 network"),
+        ("ssrf: {allow: ['not-an-address']}", "ssrf.allow.0"),
+        ("ssrf: {denyPrivate: maybe}", "ssrf.denyPrivate"),
+        ("ssrf: {deny_privat: true}", "ssrf.deny_privat"),
     ],
 )
 def test_a_bad_file_names_the_field(tmp_path: Path, text: str, fragment: str) -> None:
@@ -54,3 +58,13 @@ def test_a_bad_file_names_the_field(tmp_path: Path, text: str, fragment: str) ->
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(config.ConfigError, match="cannot read settings"):
         config.load(tmp_path / "absent.yaml")
+
+
+def test_the_ssrf_section_defaults_to_the_built_in_denials_only(tmp_path: Path) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text("ssrf:\n  denyPrivate: true\n  deny: ['10.96.0.0/12', 'fd00::1']\n")
+    loaded = config.load(path).ssrf
+    assert loaded.deny_private is True
+    assert [str(n) for n in loaded.deny] == ["10.96.0.0/12", "fd00::1/128"]
+    assert loaded.allow == []
+    assert config.Config().ssrf == config.SsrfSettings(deny_private=False, deny=[], allow=[])

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from cronwright.core.kube import Kube
+    from cronwright.operator.admission import WebhookOptions
 
 KUBECONFIG_HELP = "kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)"
 
@@ -37,6 +38,11 @@ def _operator(args: argparse.Namespace) -> int:
     except config.ConfigError as error:
         sys.stderr.write(f"cronwright operator: {error}\n")
         return 2
+    try:
+        webhook = _webhook_options(args)
+    except ValueError as error:
+        sys.stderr.write(f"cronwright operator: {error}\n")
+        return 2
     options = operator_main.Options(
         kubeconfig=args.kubeconfig,
         namespaces=args.namespace or [],
@@ -47,12 +53,34 @@ def _operator(args: argparse.Namespace) -> int:
         log_format=args.log_format,
         config=settings,
         heartbeat_interval=args.heartbeat_interval,
+        webhook=webhook,
     )
     if args.instance:
         options.instance = args.instance
     if args.lease_namespace:
         options.lease_namespace = args.lease_namespace
     return operator_main.main(options)
+
+
+def _webhook_options(args: argparse.Namespace) -> WebhookOptions:
+    from pathlib import Path
+
+    from cronwright.operator.admission import WebhookOptions
+
+    service = None
+    if args.webhook_service:
+        namespace, _, name = args.webhook_service.partition("/")
+        if not namespace or not name or "/" in name:
+            raise ValueError(f"--webhook-service: expected NAMESPACE/NAME, got {args.webhook_service!r}")
+        service = (namespace, name)
+    return WebhookOptions(
+        port=args.webhook_port,
+        host=args.webhook_host,
+        cert_dir=Path(args.webhook_cert_dir) if args.webhook_cert_dir else None,
+        configuration=args.webhook_configuration,
+        service=service,
+        failure_policy=args.webhook_failure_policy,
+    )
 
 
 def _api(args: argparse.Namespace) -> int:
@@ -186,6 +214,29 @@ def parser() -> argparse.ArgumentParser:
     op.add_argument("--log-format", choices=["json", "text"], default="json")
     op.add_argument("--heartbeat-interval", type=float, default=10.0, help="seconds between heartbeat checks")
     op.add_argument("--config", help="settings file shared with the facade (docs/configuration.md)")
+    hook = op.add_argument_group("validating admission webhook (docs/security.md)")
+    hook.add_argument("--webhook-port", type=int, default=0, help="serve the webhook on this port (0: off)")
+    hook.add_argument("--webhook-host", default="127.0.0.1", help="listen address of the webhook")
+    hook.add_argument(
+        "--webhook-cert-dir",
+        help="folder with tls.crt, tls.key and optionally ca.crt (default: a self-signed CA made at start)",
+    )
+    hook.add_argument(
+        "--webhook-configuration",
+        metavar="NAME",
+        help="create and keep up to date this ValidatingWebhookConfiguration, with the CA bundle",
+    )
+    hook.add_argument(
+        "--webhook-service",
+        metavar="NAMESPACE/NAME",
+        help="the configuration points at this Service (port 443) instead of a URL",
+    )
+    hook.add_argument(
+        "--webhook-failure-policy",
+        choices=["Ignore", "Fail"],
+        default="Ignore",
+        help="what the API server does when the webhook cannot answer (default: Ignore)",
+    )
     op.set_defaults(func=_operator)
 
     keys = commands.add_parser("apikey", help="create, list and revoke API keys of the REST facade")

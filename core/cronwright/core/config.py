@@ -15,6 +15,10 @@ Example::
     channels:                 # asta `channel` -> where a run POSTs the message
       web:
         url: "https://app.internal/agent/inbox"
+    ssrf:                     # which addresses HTTP targets may connect to (docs/security.md)
+      denyPrivate: true
+      deny: ["10.96.0.0/12"]  # the cluster's Service range
+      allow: ["10.96.0.10/32"]
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, IPvAnyNetwork, ValidationError, model_validator
 
 from cronwright.core.models import HttpTarget, Model, WorkflowTarget
 
@@ -45,12 +49,29 @@ class NamedTarget(Model):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+class SsrfSettings(Model):
+    """The operator's SSRF guard; link-local and cloud-metadata addresses are always denied
+    unless listed in ``allow`` (the list is in operator/ssrf.py and docs/security.md)."""
+
+    deny_private: bool = False
+    """Also deny loopback, RFC 1918, carrier-grade NAT and unique-local IPv6 addresses."""
+
+    deny: list[IPvAnyNetwork] = Field(default_factory=list)
+    """More ranges to deny, e.g. the cluster's Service range (a bare address means /32 or /128)."""
+
+    allow: list[IPvAnyNetwork] = Field(default_factory=list)
+    """Ranges always allowed: wins over every deny rule, the built-in ones included."""
+
+
 class Config(Model):
     handlers: dict[str, NamedTarget] = Field(default_factory=dict)
     """cron-registry handlers by name."""
 
     channels: dict[str, HttpTarget] = Field(default_factory=dict)
     """asta channels by name: the HTTP target a run delivers its message to."""
+
+    ssrf: SsrfSettings = Field(default_factory=SsrfSettings)
+    """Where the operator's HTTP runs may connect."""
 
 
 class ConfigError(Exception):

@@ -27,6 +27,7 @@ import httpx
 
 from cronwright.core.models import HttpTarget, Retry, Signing
 from cronwright.core.signing import sign
+from cronwright.operator.ssrf import GuardedBackend, GuardedTransport, Policy, refused_by_guard
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,9 @@ def _cause_chain(exc: BaseException) -> list[BaseException]:
 
 def _transport_error(exc: Exception, timeout: float) -> str:
     """A short, stable description: httpx's messages are often vague ("All connection attempts failed")."""
+    refused = refused_by_guard(exc)
+    if refused is not None:
+        return str(refused)
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return f"timeout after {timeout:g}s"
     for cause in _cause_chain(exc):
@@ -233,7 +237,8 @@ async def _attempt(client: httpx.AsyncClient, plan: HttpRequestPlan, request: ht
     except (httpx.TransportError, TimeoutError) as exc:
         return _Attempt(
             error=_transport_error(exc, plan.timeout_seconds),
-            retryable=not isinstance(exc, _PERMANENT_TRANSPORT_ERRORS),
+            # The guard will refuse the same address again: retrying would only delay the record.
+            retryable=not isinstance(exc, _PERMANENT_TRANSPORT_ERRORS) and refused_by_guard(exc) is None,
         )
     code = response.status_code
     body = decode_body(data, truncated, response.headers.get("content-type"), response.encoding or "utf-8")
@@ -347,7 +352,7 @@ async def execute(
         attempt += 1
 
 
-def make_client(max_connections: int = 128) -> httpx.AsyncClient:
+def make_client(max_connections: int = 128, ssrf: Policy | GuardedBackend | None = None) -> httpx.AsyncClient:
     """The one client the operator shares, so runs to the same host reuse warm connections.
 
     trust_env=False: proxy variables in the operator's environment must not reroute
@@ -358,9 +363,13 @@ def make_client(max_connections: int = 128) -> httpx.AsyncClient:
     ends: in a profile of a 1,000-run burst that scan was a third of the operator's CPU
     with 256 connections. The scheduler admits at most as many runs as there are
     connections, so no run's timeout is spent waiting for one.
+
+    Every connection goes through the SSRF guard (operator/ssrf.py); ``ssrf`` is its
+    policy (default: only the built-in denials), or a backend with its own resolver.
     """
+    backend = ssrf if isinstance(ssrf, GuardedBackend) else GuardedBackend(ssrf or Policy())
     return httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=max_connections),
+        transport=GuardedTransport(backend, httpx.Limits(max_connections=max_connections)),
         follow_redirects=False,
         trust_env=False,
         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),

@@ -15,8 +15,10 @@ import contextlib
 import logging
 import os
 import socket
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import kopf
 from aiohttp import web
@@ -25,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from cronwright.core import models
 from cronwright.core.config import Config
 from cronwright.core.kube import Credentials, Kube, load_credentials
-from cronwright.operator import http_executor
+from cronwright.operator import admission, http_executor, ssrf
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.heartbeat_checker import HeartbeatChecker
 from cronwright.operator.leases import InstanceLease
@@ -50,6 +52,7 @@ class Options:
     log_format: str = "json"
     config: Config = field(default_factory=Config)
     heartbeat_interval: float = 10.0
+    webhook: admission.WebhookOptions = field(default_factory=admission.WebhookOptions)
 
 
 async def serve_health(
@@ -80,8 +83,16 @@ async def serve_health(
     return runner
 
 
-def build_registry(scheduler: Scheduler, credentials: Credentials) -> kopf.OperatorRegistry:
+def build_registry(
+    scheduler: Scheduler,
+    credentials: Credentials,
+    kube: Kube,
+    webhook: admission.WebhookOptions,
+    workdir: Path,
+) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
+    if webhook.port:
+        admission.register(registry, kube, webhook)
 
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: object) -> None:
@@ -91,6 +102,8 @@ def build_registry(scheduler: Scheduler, credentials: Credentials) -> kopf.Opera
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         settings.networking.request_timeout = 60
+        if webhook.port:
+            settings.admission.server = await admission.server(kube, webhook, workdir)
 
     @kopf.on.login(registry=registry)
     def login(**_: object) -> kopf.ConnectionInfo:
@@ -117,7 +130,9 @@ async def run(options: Options) -> None:
     kube = Kube(credentials, max_connections=16)
     metrics = Metrics()
     lease = InstanceLease(kube, options.lease_namespace, options.instance)
-    http = http_executor.make_client(max_connections=options.max_concurrent_runs)
+    http = http_executor.make_client(
+        max_connections=options.max_concurrent_runs, ssrf=ssrf.Policy.from_settings(options.config.ssrf)
+    )
     events = EventRecorder(kube, metrics, options.instance)
     scheduler = Scheduler(
         kube,
@@ -146,15 +161,18 @@ async def run(options: Options) -> None:
         options.instance,
         extra={"namespaces": options.namespaces or "all", "port": options.port},
     )
+    # The webhook's generated key lives here, never longer than the process.
+    workdir = tempfile.TemporaryDirectory(prefix="cronwright-webhook-")
     try:
         await kopf.operator(
-            registry=build_registry(scheduler, credentials),
+            registry=build_registry(scheduler, credentials, kube, options.webhook, Path(workdir.name)),
             clusterwide=not options.namespaces,
             namespaces=options.namespaces,
             ready_flag=kopf_ready,
             standalone=True,
         )
     finally:
+        workdir.cleanup()
         for task in (loop_task, ready_watch, heartbeat_task):
             task.cancel()
         await scheduler.shutdown()

@@ -1,0 +1,235 @@
+"""The SSRF guard: the decision per address, and its enforcement at connect time.
+
+The built-in list (link-local, cloud metadata, ...) is tested through the pure decision
+function only, so no test ever sends a packet to such an address, even with a broken
+guard. End-to-end refusals use a denied loopback address (127.0.0.2) with a listener on
+it that counts connections: traffic never leaves loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cronwright.core.config import Config
+from cronwright.operator.http_executor import HttpRequestPlan, execute, make_client
+from cronwright.operator.ssrf import GuardedBackend, IPAddress, Policy, refusal
+
+ip = ipaddress.ip_address
+net = ipaddress.ip_network
+DEFAULT = Policy()
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("169.254.169.254", "169.254.169.254 is link-local (cloud metadata"),
+        ("169.254.170.2", "169.254.170.2 is link-local"),
+        ("169.254.0.1", "is link-local"),
+        ("fe80::1", "fe80::1 is link-local"),
+        ("fe80::1%eth0", "is link-local"),
+        ("fd00:ec2::254", "the AWS instance metadata service (IPv6)"),
+        ("100.100.100.200", "the Alibaba Cloud metadata service"),
+        ("168.63.129.16", "the Azure WireServer"),
+        ("0.0.0.0", "an unspecified address"),
+        ("0.1.2.3", "an unspecified address"),
+        ("::", "an unspecified address"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("255.255.255.255", "reserved (incl. broadcast)"),
+        # IPv6 forms that carry a denied IPv4 destination:
+        ("::ffff:169.254.169.254", "::ffff:a9fe:a9fe is link-local (cloud metadata services"),
+        ("::ffff:a9fe:a9fe", "(it embeds 169.254.169.254)"),
+        ("::169.254.169.254", "(it embeds 169.254.169.254)"),
+        ("64:ff9b::169.254.169.254", "(it embeds 169.254.169.254)"),
+        ("2002:a9fe:a9fe::", "(it embeds 169.254.169.254)"),
+        ("::ffff:0.0.0.0", "(it embeds 0.0.0.0)"),
+    ],
+)
+def test_built_in_denials_name_the_address_and_why(address: str, reason: str) -> None:
+    verdict = refusal(ip(address), DEFAULT)
+    assert verdict is not None and reason in verdict
+
+
+@pytest.mark.parametrize(
+    "address", ["93.184.216.34", "2606:4700::1111", "127.0.0.1", "::1", "10.1.2.3", "192.168.1.1"]
+)
+def test_public_and_private_addresses_pass_by_default(address: str) -> None:
+    assert refusal(ip(address), DEFAULT) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback (it embeds 127.0.0.1)"),
+        ("10.1.2.3", "private (RFC 1918)"),
+        ("172.31.255.255", "private (RFC 1918)"),
+        ("192.168.1.1", "private (RFC 1918)"),
+        ("100.64.0.1", "carrier-grade NAT"),
+        ("fd12:3456::1", "unique local"),
+    ],
+)
+def test_deny_private_denies_the_clusters_own_networks(address: str, reason: str) -> None:
+    verdict = refusal(ip(address), Policy(deny_private=True))
+    assert verdict is not None and reason in verdict
+    assert refusal(ip("93.184.216.34"), Policy(deny_private=True)) is None
+
+
+def test_deny_list_names_the_range_and_allow_wins_over_everything() -> None:
+    service_range = Policy(deny=(net("10.96.0.0/12"),), allow=(net("10.96.0.10/32"),))
+    assert refusal(ip("10.100.1.1"), service_range) == "10.100.1.1 is in the denied range 10.96.0.0/12"
+    assert refusal(ip("10.96.0.10"), service_range) is None
+    node_local_dns = Policy(allow=(net("169.254.20.10/32"),))
+    assert refusal(ip("169.254.20.10"), node_local_dns) is None
+    assert refusal(ip("::ffff:169.254.20.10"), node_local_dns) is None
+    assert refusal(ip("169.254.169.254"), node_local_dns) is not None
+
+
+def test_the_settings_file_section_becomes_the_policy() -> None:
+    config = Config.model_validate(
+        {"ssrf": {"denyPrivate": True, "deny": ["127.0.0.2", "fd00::/8"], "allow": ["10.0.0.0/24"]}}
+    )
+    assert Policy.from_settings(config.ssrf) == Policy(
+        deny_private=True, deny=(net("127.0.0.2/32"), net("fd00::/8")), allow=(net("10.0.0.0/24"),)
+    )
+
+
+ipv4 = st.integers(min_value=0, max_value=2**32 - 1).map(ipaddress.IPv4Address)
+link_local = st.integers(0, 2**16 - 1).map(lambda n: ipaddress.IPv4Address(0xA9FE0000 + n))
+
+
+@given(link_local)
+def test_every_link_local_address_is_denied_in_every_ipv6_wrapping(address: ipaddress.IPv4Address) -> None:
+    for form in (address, ip(f"::ffff:{address}"), ip(f"64:ff9b::{address}")):
+        assert refusal(form, DEFAULT) is not None
+        assert refusal(form, Policy(deny_private=True)) is not None
+
+
+@given(ipv4, st.booleans())
+def test_an_ipv4_mapped_address_gets_the_same_verdict_as_the_ipv4_one(
+    address: ipaddress.IPv4Address, deny_private: bool
+) -> None:
+    policy = Policy(deny_private=deny_private, deny=(net("203.0.113.0/24"),))
+    mapped = ip(f"::ffff:{address}")
+    assert (refusal(address, policy) is None) == (refusal(mapped, policy) is None)
+
+
+@given(ipv4)
+def test_an_allowed_address_is_never_refused(address: ipaddress.IPv4Address) -> None:
+    policy = Policy(deny_private=True, deny=(net("0.0.0.0/0"),), allow=(net(f"{address}/32"),))
+    assert refusal(address, policy) is None
+
+
+# -- enforcement at connect time, loopback only ------------------------------------------
+
+
+class Listener:
+    """A TCP server that answers 200 and counts every connection it accepts."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+
+@asynccontextmanager
+async def listening(host: str, port: int = 0) -> AsyncIterator[tuple[Listener, int]]:
+    listener = Listener()
+    server = await asyncio.start_server(listener.handle, host, port)
+    try:
+        yield listener, server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def plan(url: str, retries: int = 3) -> HttpRequestPlan:
+    return HttpRequestPlan(
+        method="GET",
+        url=url,
+        headers={},
+        body=None,
+        timeout_seconds=5,
+        expected_status_codes=None,
+        idempotency_key="k",
+        signing_key=None,
+        signing_header="X-Signature",
+        retry_limit=retries,
+        backoff_seconds=0.01,
+        max_backoff_seconds=0.01,
+    )
+
+
+DENY_127_0_0_2 = Policy(deny=(net("127.0.0.2/32"),))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "127.2", "2130706434", "[::ffff:127.0.0.2]"])
+def test_a_denied_address_gets_no_connection_whatever_form_the_url_writes_it_in(host: str) -> None:
+    """127.2 and 2130706434 are names only the resolver turns into 127.0.0.2: a guard that
+    looked at the URL instead of the resolved address would let them through."""
+
+    async def scenario() -> None:
+        async with listening("127.0.0.2") as (listener, port), make_client(ssrf=DENY_127_0_0_2) as client:
+            outcome = await execute(client, plan(f"http://{host}:{port}/hook"))
+            assert not outcome.succeeded
+            assert outcome.error is not None
+            assert outcome.error.startswith("refused by the SSRF guard: ")
+            assert "in the denied range 127.0.0.2/32" in outcome.error
+            assert outcome.attempts == 1  # a refusal is not retried
+            assert listener.connections == 0
+
+    asyncio.run(scenario())
+
+
+def test_an_allowed_address_in_a_denied_range_is_called() -> None:
+    policy = Policy(deny=(net("127.0.0.0/8"),), allow=(net("127.0.0.2/32"),))
+
+    async def scenario() -> None:
+        async with listening("127.0.0.2") as (listener, port), make_client(ssrf=policy) as client:
+            outcome = await execute(client, plan(f"http://127.0.0.2:{port}/hook"))
+            assert outcome.succeeded, outcome.error
+            assert listener.connections == 1
+
+    asyncio.run(scenario())
+
+
+def test_the_guard_connects_to_the_address_it_checked_and_never_resolves_twice() -> None:
+    """DNS rebinding: a resolver whose answer turns to a denied address after the first
+    lookup. The guard looks the name up once per connection and dials the checked address;
+    of a mixed answer it dials only the allowed addresses. The name is "localhost" so that
+    even a guard bypassed altogether would resolve it from /etc/hosts, never by DNS."""
+    lookups: list[str] = []
+    answers: list[list[IPAddress]] = [[ip("127.0.0.2"), ip("127.0.0.1")], [ip("127.0.0.2")]]
+
+    async def rebinding_resolver(host: str, port: int) -> list[IPAddress]:
+        lookups.append(host)
+        return answers[min(len(lookups) - 1, 1)]
+
+    async def scenario() -> None:
+        backend = GuardedBackend(DENY_127_0_0_2, resolve=rebinding_resolver)
+        async with (
+            listening("127.0.0.1") as (allowed, port),
+            listening("127.0.0.2", port) as (denied, _),  # same port: only the address differs
+            make_client(ssrf=backend) as client,
+        ):
+            first = await execute(client, plan(f"http://localhost:{port}/a", retries=0))
+            assert first.succeeded, first.error
+            second = await execute(client, plan(f"http://localhost:{port}/b", retries=0))
+            assert second.error == "refused by the SSRF guard: 127.0.0.2 is in the denied range 127.0.0.2/32"
+            assert (allowed.connections, denied.connections) == (1, 0)
+            assert lookups == ["localhost", "localhost"]
+
+    asyncio.run(scenario())
