@@ -211,7 +211,7 @@ def test_all_features_render(helm: Helm) -> None:
     assert "--namespace=tenant-a" in operator_args
     assert "--webhook-service=cw-system/r-cronwright-webhook" in operator_args
     assert "--webhook-configuration=cw-system-r-cronwright" in operator_args
-    assert "--webhook-failure-policy=Fail" in operator_args
+    assert "--webhook-failure-policy=Ignore" in operator_args
     webhook_service = next(o for o in kinds["Service"] if o["metadata"]["name"] == "r-cronwright-webhook")
     assert webhook_service["spec"]["ports"][0]["port"] == 443
     # Namespaced operator and facade: their rights come from RoleBindings in tenant-a only.
@@ -497,6 +497,67 @@ def test_operator_fires_under_the_charts_account_and_arguments(
         component.stop()
         if component.popen and component.popen.returncode not in (0, -15):
             print(component.tail())
+
+
+def test_operator_registers_the_webhook_under_the_charts_account(
+    helm: Helm, cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """With webhook.enabled the operator, under the chart's account and arguments, stores the
+    shared serving certificate and registers its configuration against the chart's Service.
+    No pod backs that Service here, so the API server cannot reach the webhook — and with
+    the chart's failurePolicy Ignore a CronJobSpec is still accepted."""
+    release_namespace = _namespace(cluster)
+    helm.install(
+        "cw", release_namespace, {"webhook": {"enabled": True}, "operator": {"watchNamespaces": [namespace]}}
+    )
+    configuration = f"{release_namespace}-cw-cronwright"
+    component = ChartComponent(
+        _pod_args(cluster, release_namespace, "cw-cronwright-operator"),
+        service_account_kubeconfig(
+            cluster, release_namespace, "cw-cronwright-operator", tmp_path / "kubeconfig"
+        ),
+        _settings_file(cluster, release_namespace, tmp_path / "config.yaml"),
+        tmp_path / "operator.log",
+        {**os.environ, "POD_NAME": "cw-cronwright-operator-local", "POD_NAMESPACE": release_namespace},
+    )
+    try:
+        component.start("/readyz")
+        registered = wait_for(
+            lambda: (
+                (
+                    r := cluster.kubectl_run(
+                        "get", "validatingwebhookconfiguration", configuration, "-o", "json", check=False
+                    )
+                ).returncode
+                == 0
+                and json.loads(r.stdout)
+            ),
+            30,
+            "the webhook configuration",
+        )
+        hook = registered["webhooks"][0]
+        assert hook["failurePolicy"] == "Ignore"
+        assert hook["clientConfig"]["service"] == {
+            "namespace": release_namespace,
+            "name": "cw-cronwright-webhook",
+            "path": hook["clientConfig"]["service"]["path"],
+            "port": 443,
+        }
+        certificate = json.loads(
+            cluster.kubectl_run(
+                "get", "secret", "cw-cronwright-webhook-tls", "-n", release_namespace, "-o", "json"
+            ).stdout
+        )
+        assert hook["clientConfig"]["caBundle"] == certificate["data"]["ca.crt"]
+        apply(
+            cluster,
+            namespace,
+            cronjobspec("accepted", {"cron": "0 9 * * *"}, {"url": "http://127.0.0.1:9/x"}),
+        )
+        assert "Forbidden" not in component.tail(400), component.tail(400)
+    finally:
+        component.stop()
+        cluster.kubectl_run("delete", "validatingwebhookconfiguration", configuration, check=False)
 
 
 def test_facade_serves_the_bootstrap_key_under_the_charts_account(

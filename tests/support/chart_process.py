@@ -15,8 +15,14 @@ from cronwright.core.controlplane.cluster import die_with_parent, free_port
 
 def local_args(pod_args: list[str], kubeconfig: Path, config: Path, port: int) -> list[str]:
     """The pod's arguments, with what only a pod has replaced by this machine's: loopback
-    instead of 0.0.0.0, a free port, the settings file's local copy, a kubeconfig."""
-    replaced = {"--host": "127.0.0.1", "--port": str(port), "--config": str(config)}
+    instead of 0.0.0.0, free ports, the settings file's local copy, a kubeconfig."""
+    replaced = {
+        "--host": "127.0.0.1",
+        "--port": str(port),
+        "--config": str(config),
+        "--webhook-host": "127.0.0.1",
+        "--webhook-port": str(free_port()),
+    }
     args = []
     for arg in pod_args:
         name, _, _ = arg.partition("=")
