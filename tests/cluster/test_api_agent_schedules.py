@@ -13,6 +13,7 @@ from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, get, wait_for
 from tests.support.operator_process import OperatorProcess
 from tests.support.receiver import Receiver
+from tests.support.workflows import install_argo_crds, run_objects, set_workflow_phase
 
 AGENT = "agent-7"
 BASE = f"/api/agents/{AGENT}/schedules"
@@ -185,6 +186,29 @@ def test_a_one_shot_runs_once_and_completes(
     assert [s["id"] for s in client.get(BASE, params={"status": "completed"}).json()["schedules"]] == [
         made["id"]
     ]
+
+
+def test_a_workflow_callback_runs_the_named_template_and_shows_its_result(
+    cluster: Cluster, namespace: str, client: httpx.Client, operator: OperatorProcess
+) -> None:
+    """`callback_type: workflow` end to end: the operator creates an Argo Workflow from the
+    template named by `callback_id` (stand-in CRD; no Argo controller, so the test plays it)."""
+    install_argo_crds(cluster)
+    soon = (datetime.now(UTC) + timedelta(seconds=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    made = client.post(BASE, json={**ONCE, "next_run": soon, "callback_id": "send-reminder"}).json()
+    workflow = wait_for(
+        lambda: (found := run_objects(cluster, namespace, "workflows.argoproj.io", made["id"])) and found[0],
+        40,
+        "the run's Workflow",
+    )
+    assert workflow["spec"]["workflowTemplateRef"] == {"name": "send-reminder"}
+    set_workflow_phase(cluster, namespace, workflow["metadata"]["name"], "Succeeded")
+    done = wait_for(
+        lambda: (d := client.get(f"{BASE}/{made['id']}").json())["status"] == "completed" and d,
+        40,
+        "completed",
+    )
+    assert [e["status"] for e in done["executions"]] == ["success"]
 
 
 def test_kubectl_jobs_of_an_agent_appear_and_others_do_not(
