@@ -29,8 +29,8 @@ def test_operator_writes_status_only(
     assert meta["generation"] == 1, "spec was never written"
     assert "finalizers" not in meta
     assert not [a for a in meta.get("annotations", {}) if "kopf" in a]
-    operator_fields = [m for m in meta["managedFields"] if m["manager"] != "kubectl-client-side-apply"]
-    assert operator_fields and all(m.get("subresource") == "status" for m in operator_fields), operator_fields
+    managers = {(m["manager"], m.get("subresource")) for m in meta["managedFields"]}
+    assert managers == {("kubectl-client-side-apply", None), ("cronwright-operator", "status")}, managers
 
 
 def test_metrics_and_probes(

@@ -20,8 +20,7 @@ from cronwright.api.ratelimit import RateLimiter
 from cronwright.api.store import Store
 from cronwright.core.config import Config
 from cronwright.core.kube import Kube, load_credentials
-
-VERSION = "0.1.0"
+from cronwright.core.version import VERSION
 
 
 @dataclass
@@ -42,7 +41,7 @@ DIALECTS = (a1base, agent_schedules, cron_registry, asta, cronpulse)
 def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        kube = Kube(load_credentials(settings.kubeconfig))
+        kube = Kube(load_credentials(settings.kubeconfig), component="cronwright-api")
         store = Store(kube)
         await store.start()
         app.state.facade = Facade(

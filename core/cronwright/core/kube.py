@@ -21,6 +21,7 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
 from cronwright.core import models
+from cronwright.core.version import VERSION
 
 CRD_PATH = f"/apis/{models.GROUP}/{models.VERSION}"
 T = TypeVar("T")
@@ -128,12 +129,21 @@ def cronjobspec_path(namespace: str, name: str | None = None, subresource: str |
 class Kube:
     """The REST calls cronwright needs; every failure is an ApiError with the server's reason."""
 
-    def __init__(self, credentials: Credentials, max_connections: int = 32) -> None:
+    def __init__(
+        self, credentials: Credentials, max_connections: int = 32, component: str = "cronwright"
+    ) -> None:
+        """`component` names the writer: the API server derives the field manager of every
+        write from the User-Agent, so managedFields show `cronwright-operator` or
+        `cronwright-api` instead of `python-httpx` (what GitOps tools and users see)."""
         self.credentials = credentials
         self.http = httpx.AsyncClient(
             base_url=credentials.host,
             verify=credentials.tls(),
-            headers={**credentials.headers(), "Accept": "application/json"},
+            headers={
+                **credentials.headers(),
+                "Accept": "application/json",
+                "User-Agent": f"{component}/{VERSION}",
+            },
             timeout=httpx.Timeout(30.0),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             trust_env=False,

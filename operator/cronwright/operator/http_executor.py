@@ -27,6 +27,7 @@ import httpx
 
 from cronwright.core.models import HttpTarget, Retry, Signing
 from cronwright.core.signing import sign
+from cronwright.core.version import VERSION
 from cronwright.operator.ssrf import GuardedBackend, GuardedTransport, Policy, refused_by_guard
 
 log = logging.getLogger(__name__)
@@ -300,7 +301,7 @@ async def execute(
     plan: HttpRequestPlan,
     *,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    version: str = "0.1.0",
+    version: str = VERSION,
 ) -> HttpOutcome:
     """Run ``plan`` with its retries; every failure comes back as an unsuccessful outcome."""
     started_at = datetime.now(UTC)

@@ -27,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from cronwright.core import models
 from cronwright.core.config import Config
 from cronwright.core.kube import Credentials, Kube, load_credentials
+from cronwright.core.version import VERSION
 from cronwright.operator import admission, http_executor, ssrf
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.heartbeat_checker import HeartbeatChecker
@@ -35,8 +36,6 @@ from cronwright.operator.metrics import Metrics
 from cronwright.operator.scheduler import Scheduler, Settings
 
 log = logging.getLogger("cronwright.operator")
-
-VERSION = "0.1.0"
 
 
 @dataclass
@@ -127,7 +126,7 @@ def build_registry(
 
 async def run(options: Options) -> None:
     credentials = load_credentials(options.kubeconfig)
-    kube = Kube(credentials, max_connections=16)
+    kube = Kube(credentials, max_connections=16, component="cronwright-operator")
     metrics = Metrics()
     lease = InstanceLease(kube, options.lease_namespace, options.instance)
     http = http_executor.make_client(

@@ -40,6 +40,7 @@ from cronwright.core.models import (
     RunResult,
     Trigger,
 )
+from cronwright.core.version import VERSION
 from cronwright.operator import http_executor, planning, workflow_objects
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.leases import InstanceLease
@@ -155,7 +156,7 @@ class Settings:
     claim_ahead: float = 5.0
     max_concurrent_runs: int = 128  # = the HTTP client's connections (http_executor.make_client)
     max_concurrent_writes: int = 16  # = the API client's connections: more would only queue there
-    version: str = "0.1.0"
+    version: str = VERSION
 
 
 class Gone(Exception):
