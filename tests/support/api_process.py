@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
-import sys
-import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from cronwright.api.apikeys import create_key
-from cronwright.core.controlplane.cluster import die_with_parent, free_port
+from cronwright.core.controlplane.cluster import free_port
 from cronwright.core.kube import run_with_kube
+from cronwright.core.processes import start_component, stop_component
+from tests.support.cluster import Cluster
 
 
 class ApiProcess:
@@ -30,42 +33,24 @@ class ApiProcess:
 
     def start(self, timeout: float = 60) -> ApiProcess:
         self.port = free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "cronwright.core.cli",
+        args = [
             "api",
             f"--kubeconfig={self.kubeconfig}",
             f"--port={self.port}",
             f"--keys-namespace={self.keys_namespace}",
             *self.extra,
         ]
-        with open(self.log, "ab") as out:
-            self.popen = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise RuntimeError(
-                    f"api exited with {self.popen.returncode}:\n{self.log.read_text()[-4000:]}"
-                )
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"api not ready in {timeout}s")
+        self.popen = start_component(args, self.log, self.url, "/healthz", timeout)
+        return self
 
     def stop(self) -> None:
-        if self.popen and self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        stop_component(self.popen, grace=15)
+
+    def __enter__(self) -> ApiProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def new_key(self, namespace: str, scopes: tuple[str, ...] = ("read", "write"), **kw: Any) -> str:
         return run_with_kube(
@@ -78,3 +63,19 @@ class ApiProcess:
         if key is not None:
             headers = {"Authorization": f"Bearer {key}"} if header == "bearer" else {"X-API-Key": key}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+
+def api_with_settings(name: str, settings: Mapping[str, Any]) -> Any:
+    """A module-scoped fixture `name`: a facade of the module's own, reading `settings` (the
+    named targets its dialect needs), for a test module to bind under `name`."""
+
+    @pytest.fixture(scope="module", name=name)
+    def facade(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
+        folder = tmp_path_factory.mktemp(name)
+        config = folder / "settings.yaml"
+        config.write_text(json.dumps(settings))  # JSON is YAML
+        extra = ("--config", str(config))
+        with ApiProcess(cluster.kubeconfig, "cronwright-keys", folder / "api.log", extra) as process:
+            yield process
+
+    return facade

@@ -4,13 +4,10 @@ gives its pod (no kubelet runs here), under the chart's service account."""
 from __future__ import annotations
 
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
-
-from cronwright.core.controlplane.cluster import die_with_parent, free_port
+from cronwright.core.controlplane.cluster import free_port
+from cronwright.core.processes import log_tail, start_component, stop_component
 
 
 def local_args(pod_args: list[str], kubeconfig: Path, config: Path, port: int) -> list[str]:
@@ -35,12 +32,7 @@ class ChartComponent:
         self, pod_args: list[str], kubeconfig: Path, config: Path, log: Path, env: dict[str, str]
     ) -> None:
         self.port = free_port()
-        self.command = [
-            sys.executable,
-            "-m",
-            "cronwright.core.cli",
-            *local_args(pod_args, kubeconfig, config, self.port),
-        ]
+        self.args = local_args(pod_args, kubeconfig, config, self.port)
         self.log = log
         self.env = env
         self.popen: subprocess.Popen[bytes] | None = None
@@ -50,33 +42,11 @@ class ChartComponent:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, ready_path: str, timeout: float = 90) -> ChartComponent:
-        with open(self.log, "ab") as out:
-            self.popen = subprocess.Popen(
-                self.command, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent, env=self.env
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.command[3]} exited with {self.popen.returncode}:\n{self.tail()}")
-            try:
-                if httpx.get(f"{self.url}{ready_path}", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.command[3]} not ready in {timeout}s:\n{self.tail()}")
+        self.popen = start_component(self.args, self.log, self.url, ready_path, timeout, self.env)
+        return self
 
     def stop(self) -> None:
-        if self.popen and self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(20)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        stop_component(self.popen)
 
     def tail(self, lines: int = 80) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return log_tail(self.log, lines)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from cronwright.core.controlplane.cluster import die_with_parent, free_port
+from cronwright.core.controlplane.cluster import free_port
+from cronwright.core.processes import log_tail, start_component, stop_component
 
 
 class OperatorProcess:
@@ -39,10 +36,7 @@ class OperatorProcess:
 
     def start(self, timeout: float = 60) -> OperatorProcess:
         self.port = free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "cronwright.core.cli",
+        args = [
             "operator",
             f"--kubeconfig={self.kubeconfig}",
             f"--namespace={self.namespace}",
@@ -53,31 +47,12 @@ class OperatorProcess:
             "--log-format=text",
             *self.extra,
         ]
-        with open(self.log, "ab") as out:
-            self.popen = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent, env={**os.environ}
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"operator exited with {self.popen.returncode}:\n{self.tail()}")
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"operator not ready in {timeout}s:\n{self.tail()}")
+        self.popen = start_component(args, self.log, self.base_url, "/readyz", timeout)
+        return self
 
     def stop(self) -> None:
         """Graceful: SIGTERM, as Kubernetes stops a pod."""
-        if self.popen and self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(20)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        stop_component(self.popen)
 
     def kill(self) -> None:
         """Abrupt: SIGKILL, as a node failure or an OOM kill."""
@@ -89,7 +64,4 @@ class OperatorProcess:
         return httpx.get(f"{self.base_url}/metrics", timeout=5).text
 
     def tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return log_tail(self.log, lines)

@@ -9,42 +9,24 @@ cluster.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shutil
 import signal
 import subprocess
-import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
-
-from cronwright.core.controlplane.cluster import ControlPlane, die_with_parent, free_port
+from cronwright.core.controlplane.cluster import ControlPlane, free_port
+from cronwright.core.processes import start_component, stop_component
 
 
 def _start_child(command: list[str], log: Path, ready_path: str) -> tuple[subprocess.Popen[bytes], str]:
     """A cronwright process (the same command a pod runs) on a free port, logging to `log`."""
     port = free_port()
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cronwright.core.cli", *command, f"--port={port}"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,
-        )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}{ready_path}", timeout=1).status_code == 200:
-                return process, url
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"`cronwright {command[0]}` did not become ready; see {log}")
+    return start_component([*command, f"--port={port}"], log, url, ready_path), url
 
 
 ECHO_ADDRESS = ("127.0.0.1", 8089)
@@ -174,11 +156,7 @@ cronwright dev is running. Ctrl-C stops everything.
         if echo is not None:
             echo.shutdown()
         for child in children:
-            child.terminate()
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            stop_component(child)
         plane.stop()
         shutil.rmtree(cluster_dir, ignore_errors=True)
     return 0
