@@ -30,21 +30,28 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cronwright.api import header_secrets
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import facade, require
-from cronwright.api.errors import ApiProblem, field_errors, invalid
+from cronwright.api.dialects.resource_views import (
+    DIALECT_LABEL,
+    UPDATED_ANNOTATION,
+    merge_value,
+    next_fire,
+    replacing,
+    utc_text,
+)
+from cronwright.api.error_envelope import ErrorEnvelope
+from cronwright.api.error_envelope import render_error as render_error
+from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 
 PREFIX = "/v1/cron-jobs"
 PREFIXES = (PREFIX,)
-DIALECT_LABEL = "cronwright.io/dialect"
 TIME_ANNOTATION = "a1base.cronwright.io/time"
-UPDATED_ANNOTATION = "cronwright.io/updated-at"
 
 Frequency = Literal["daily", "weekly", "monthly", "custom"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -153,35 +160,16 @@ class ExecutionList(BaseModel):
     meta: Meta
 
 
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: dict[str, list[str]] | None = None
-
-
-class ErrorEnvelope(BaseModel):
-    error: ErrorBody
-
-
-def render_error(problem: ApiProblem) -> JSONResponse:
-    body: dict[str, Any] = {"code": problem.code, "message": problem.message}
-    if problem.details:
-        body["details"] = problem.details
-    return JSONResponse({"error": body}, status_code=problem.status)
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope, "description": text}
-    for code, text in [
-        (400, "Invalid parameters"),
-        (401, "Missing or invalid API key"),
-        (403, "The key lacks a scope"),
-        (404, "No such cron job"),
-        (409, "The job changed meanwhile"),
-        (429, "Rate limit exceeded"),
-        (503, "API keys cannot be checked right now"),
-    ]
-}
+ERRORS = error_responses(
+    ErrorEnvelope,
+    {
+        400: "Invalid parameters",
+        404: "No such cron job",
+        409: "The job changed meanwhile",
+        503: "API keys cannot be checked right now",
+        **KEY_ERRORS,
+    },
+)
 
 router = APIRouter(prefix=PREFIX, tags=["a1base: Cron Jobs API"], responses=ERRORS)
 READ = Depends(require("read"))
@@ -318,16 +306,7 @@ def _in_zone(moment: str | datetime | None, zone: str) -> str | None:
 
 
 def next_execution(obj: dict[str, Any], now: datetime) -> str | None:
-    spec = obj["spec"]
-    if spec.get("suspend"):
-        return None
-    try:
-        schedule = models.Schedule.model_validate(spec["schedule"])
-        created = datetime.fromisoformat(obj["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
-        upcoming = schedule_math.next_fire_after(schedule, now, created)
-    except (ValueError, KeyError, schedule_math.ScheduleError):
-        return None  # invalid content: the operator reports it in status
-    return _in_zone(upcoming, schedule.time_zone)
+    return _in_zone(next_fire(obj, now), obj["spec"]["schedule"].get("timeZone", "UTC"))
 
 
 def summary(obj: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -412,10 +391,6 @@ def _job(request: Request, key: ApiKey, cron_job_id: str) -> dict[str, Any]:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @router.post("", status_code=201, response_model=CronJob, summary="Create a cron job")
@@ -508,7 +483,7 @@ async def update_job(
             await state.headers.write(key.namespace, name, sensitive, owner=obj)
         else:
             await state.headers.delete(key.namespace, name)
-    stamp = _stamp()
+    stamp = utc_text(_now())
 
     def change(fresh: dict[str, Any]) -> dict[str, Any]:
         new_spec = spec_of(fields, name, suspend=bool(fresh["spec"].get("suspend")))
@@ -531,28 +506,15 @@ def _owned_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """A merge patch that turns the fields a1base owns in `old` into `new`."""
     old_http, new_http = old.get("http") or {}, new["http"]
     return {
-        "schedule": _replacing(old.get("schedule") or {}, new["schedule"]),
-        "http": {
-            name: _replacing(old_http[name], new_http[name])
-            if isinstance(old_http.get(name), dict) and isinstance(new_http.get(name), dict)
-            else new_http.get(name)
-            for name in OWNED_HTTP_FIELDS
-        },
+        "schedule": replacing(old.get("schedule") or {}, new["schedule"], opaque=frozenset()),
+        "http": {name: merge_value(old_http.get(name), new_http.get(name)) for name in OWNED_HTTP_FIELDS},
         "suspend": new["suspend"],
     }
 
 
-def _replacing(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """A merge patch that turns `old` into `new` (null removes what `new` lacks)."""
-    patch: dict[str, Any] = {k: None for k in old if k not in new}
-    for k, v in new.items():
-        patch[k] = _replacing(old[k], v) if isinstance(v, dict) and isinstance(old.get(k), dict) else v
-    return patch
-
-
 async def _set_suspend(request: Request, key: ApiKey, cron_job_id: str, suspend: bool) -> dict[str, Any]:
     obj = _job(request, key, cron_job_id)
-    stamp = _stamp()
+    stamp = utc_text(_now())
 
     def change(fresh: dict[str, Any]) -> dict[str, Any] | None:
         if bool(fresh["spec"].get("suspend")) == suspend:

@@ -32,12 +32,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import facade, require
-from cronwright.api.dialects.a1base import ErrorEnvelope
 from cronwright.api.dialects.resource_views import (
     DIALECT_LABEL,
     UPDATED_ANNOTATION,
@@ -47,7 +45,9 @@ from cronwright.api.dialects.resource_views import (
     replacing,
     utc_text,
 )
-from cronwright.api.errors import ApiProblem, field_errors, invalid
+from cronwright.api.error_envelope import ErrorEnvelope
+from cronwright.api.error_envelope import render_error as render_error
+from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 from cronwright.operator.planning import parse_time
@@ -131,28 +131,18 @@ class AgentScheduleDeleted(BaseModel):
     deleted: Literal[True]
 
 
-def render_error(problem: ApiProblem) -> JSONResponse:
-    """`{"error": {"code", "message", "details"}}`: the document names status codes only, and
-    this is the envelope of the facade's other dialects (one schema in the OpenAPI too)."""
-    body: dict[str, Any] = {"code": problem.code, "message": problem.message}
-    if problem.details:
-        body["details"] = problem.details
-    return JSONResponse({"error": body}, status_code=problem.status)
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope, "description": text}
-    for code, text in [
-        (400, "Invalid schedule data"),
-        (401, "Missing or invalid API key"),
-        (403, "The key lacks a scope"),
-        (404, "Schedule not found"),
-        (409, "The schedule changed meanwhile"),
-        (429, "Rate limit exceeded"),
-        (500, "Internal error"),
-        (503, "API keys or the Kubernetes API cannot be reached right now"),
-    ]
-}
+#: The document names status codes only: errors come in the facade's own envelope.
+ERRORS = error_responses(
+    ErrorEnvelope,
+    {
+        400: "Invalid schedule data",
+        404: "Schedule not found",
+        409: "The schedule changed meanwhile",
+        500: "Internal error",
+        503: "API keys or the Kubernetes API cannot be reached right now",
+        **KEY_ERRORS,
+    },
+)
 
 router = APIRouter(prefix=PREFIX, tags=["agent-schedules: Schedules API"], responses=ERRORS)
 READ = Depends(require("read"))

@@ -38,7 +38,8 @@ from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import Facade, facade, require
 from cronwright.api.dialects import asta_jobs as jobs
 from cronwright.api.dialects.asta_registry import NameTaken, Registries, RegistryBusy
-from cronwright.api.errors import ApiProblem, field_errors, invalid
+from cronwright.api.dialects.resource_views import utc_text
+from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid
 from cronwright.core.kube import ApiError, cronjobspec_path
 
 PREFIX = "/api/cron"
@@ -106,18 +107,18 @@ def render_error(problem: ApiProblem) -> JSONResponse:
     return JSONResponse(body, status_code=problem.status)
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": AstaError, "description": text}
-    for code, text in [
-        (400, "Invalid request; `fields` names each bad field"),
-        (401, "Missing or invalid token"),
-        (403, "The token lacks a scope"),
-        (404, "No such cron job"),
-        (409, "The name is taken, or the job changed meanwhile"),
-        (429, "Rate limit exceeded"),
-        (503, "Try again shortly"),
-    ]
-}
+ERRORS = error_responses(
+    AstaError,
+    {
+        400: "Invalid request; `fields` names each bad field",
+        401: "Missing or invalid token",
+        403: "The token lacks a scope",
+        404: "No such cron job",
+        409: "The name is taken, or the job changed meanwhile",
+        429: KEY_ERRORS[429],
+        503: "Try again shortly",
+    },
+)
 
 router = APIRouter(prefix=PREFIX, tags=["asta: Cron API"], responses=ERRORS)
 READ = Depends(require("read"))
@@ -129,10 +130,6 @@ WRITE = Depends(require("write"))
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _stamp() -> str:
-    return _now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _job(state: Facade, key: ApiKey, job_id: int) -> dict[str, Any]:
@@ -262,7 +259,7 @@ async def update_job(
             raise _name_taken(taken.name) from taken
         except RegistryBusy as busy:
             raise _busy() from busy
-    stamp = _stamp()
+    stamp = utc_text(_now())
     try:
         written = await state.store.update(
             key.namespace, obj["metadata"]["uid"], lambda fresh: jobs.update_patch(fresh, fields, http, stamp)

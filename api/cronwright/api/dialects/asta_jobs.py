@@ -15,12 +15,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from cronwright.api.dialects.resource_views import (
+    DIALECT_LABEL,
+    UPDATED_ANNOTATION,
+    next_fire,
+    replacing,
+    utc_text,
+)
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 from cronwright.core.config import Config
 
-DIALECT_LABEL = "cronwright.io/dialect"
-UPDATED_ANNOTATION = "cronwright.io/updated-at"
 PREFIX = "asta.cronwright.io/"
 ANNOTATED = ("name", "message", "channel", "channel_target", "payload_kind", "tlg_call")
 #: Fields that are part of what a run delivers: changing one rewrites spec.http.
@@ -215,18 +220,6 @@ def update_patch(
     return {"metadata": {"annotations": {**annotations_of(fields), UPDATED_ANNOTATION: stamp}}, "spec": spec}
 
 
-def replacing(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """A merge patch that turns `old` into `new` (null removes what `new` lacks); a body is
-    replaced whole, never merged."""
-    patch: dict[str, Any] = {k: None for k in old if k not in new}
-    for k, v in new.items():
-        if isinstance(v, dict) and isinstance(old.get(k), dict) and k != "body":
-            patch[k] = replacing(old[k], v)
-        else:
-            patch[k] = v
-    return patch
-
-
 def _utc(moment: str | datetime | None) -> str | None:
     if moment is None:
         return None
@@ -236,18 +229,6 @@ def _utc(moment: str | datetime | None) -> str | None:
         except ValueError:
             return None
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def next_run(obj: dict[str, Any], now: datetime) -> str | None:
-    spec = obj["spec"]
-    if spec.get("suspend"):
-        return None
-    try:
-        schedule = models.Schedule.model_validate(spec["schedule"])
-        created = datetime.fromisoformat(obj["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
-        return _utc(schedule_math.next_fire_after(schedule, now, created))
-    except (ValueError, KeyError, schedule_math.ScheduleError):
-        return None  # invalid content: the operator reports it in status
 
 
 def last_run(obj: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -276,7 +257,7 @@ def view(obj: dict[str, Any], now: datetime) -> dict[str, Any]:
         "payload_kind": fields.payload_kind,
         "tlg_call": fields.tlg_call,
         "created_at": obj["metadata"].get("creationTimestamp"),
-        "next_run_at": next_run(obj, now),
+        "next_run_at": utc_text(next_fire(obj, now)),
         "last_run_at": last_at,
         "last_run_status": last_status,
     }

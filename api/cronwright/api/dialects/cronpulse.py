@@ -54,7 +54,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cronwright.api import header_secrets
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import api_key_header, facade, require
-from cronwright.api.errors import ApiProblem, field_errors, invalid
+from cronwright.api.dialects.resource_views import DIALECT_LABEL, merge_value, next_fire
+from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid
 from cronwright.api.projects import Projects
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
@@ -62,7 +63,6 @@ from cronwright.core import schedule as schedule_math
 PROJECTS = "/api/v1/projects"
 JOBS = "/api/v1/jobs"
 PREFIXES = (PROJECTS, JOBS)
-DIALECT_LABEL = "cronwright.io/dialect"
 NAME_ANNOTATION = "cronpulse.cronwright.io/name"
 TOLERANCE_ANNOTATION = "cronpulse.cronwright.io/heartbeat-tolerance"
 DEFAULT_TOLERANCE_MINUTES = 5
@@ -168,18 +168,17 @@ def render_error(problem: ApiProblem) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=problem.status)
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": CronpulseError, "description": text}
-    for code, text in [
-        (400, "Missing or invalid parameters"),
-        (401, "Missing or invalid API key"),
-        (403, "The key lacks a permission"),
-        (404, "Not found"),
-        (409, "The object changed meanwhile"),
-        (429, "Rate limit exceeded"),
-        (503, "API keys cannot be checked right now"),
-    ]
-}
+ERRORS = error_responses(
+    CronpulseError,
+    {
+        400: "Missing or invalid parameters",
+        404: "Not found",
+        409: "The object changed meanwhile",
+        503: "API keys cannot be checked right now",
+        **KEY_ERRORS,
+        403: "The key lacks a permission",
+    },
+)
 
 router = APIRouter(tags=["cronpulse: projects and jobs"], responses=ERRORS)
 
@@ -308,20 +307,9 @@ def spec_patch(old: dict[str, Any], new: dict[str, Any], headers_changed: bool) 
     fields = _HTTP_FIELDS + (_HEADER_FIELDS if headers_changed else ())
     return {
         "schedule": {"cron": new["schedule"]["cron"]},
-        "http": {k: _replaced(old_http.get(k), new["http"].get(k)) for k in fields},
+        "http": {k: merge_value(old_http.get(k), new["http"].get(k)) for k in fields},
         "heartbeat": new.get("heartbeat"),
     }
-
-
-def _replaced(old: Any, new: Any) -> Any:
-    """The merge-patch value turning `old` into `new`: objects are merged by a merge patch,
-    so keys that `new` lacks are removed explicitly."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        return {
-            **{k: None for k in old if k not in new},
-            **{k: _replaced(old.get(k), v) for k, v in new.items()},
-        }
-    return new
 
 
 def fields_of(obj: dict[str, Any], headers: dict[str, str]) -> CronpulseJobFields:
@@ -374,28 +362,16 @@ def last_status(obj: dict[str, Any]) -> str | None:
     return _activity(obj)[1]
 
 
-def next_run(obj: dict[str, Any], now: datetime) -> str | None:
-    spec = obj["spec"]
-    if spec.get("suspend"):
-        return None
-    try:
-        schedule = models.Schedule.model_validate(spec["schedule"])
-        created = _time(obj["metadata"].get("creationTimestamp")) or now
-        upcoming = schedule_math.next_fire_after(schedule, now, created)
-    except (ValueError, KeyError, schedule_math.ScheduleError):
-        return None  # invalid content: the operator reports it in status
-    return _stamp(upcoming) if upcoming else None
-
-
 def job_view(obj: dict[str, Any], headers: dict[str, str], now: datetime) -> dict[str, Any]:
     view = fields_of(obj, headers).model_dump()
     activity, _ = _activity(obj)
+    upcoming = next_fire(obj, now)
     return {
         "id": obj["metadata"]["name"],
         **view,
         "lastStatus": last_status(obj),
         "lastActivityAt": _stamp(activity) if activity else None,
-        "nextRunAt": next_run(obj, now),
+        "nextRunAt": _stamp(upcoming) if upcoming else None,
     }
 
 
