@@ -29,18 +29,19 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cronwright.api import header_secrets
 from cronwright.api.apikeys import ApiKey
-from cronwright.api.auth import facade, require
+from cronwright.api.auth import READ, WRITE, facade
 from cronwright.api.dialects.resource_views import (
     DIALECT_LABEL,
     UPDATED_ANNOTATION,
     merge_value,
     next_fire,
     replacing,
+    utc_now,
     utc_text,
 )
 from cronwright.api.error_envelope import ErrorEnvelope
@@ -172,8 +173,6 @@ ERRORS = error_responses(
 )
 
 router = APIRouter(prefix=PREFIX, tags=["a1base: Cron Jobs API"], responses=ERRORS)
-READ = Depends(require("read"))
-WRITE = Depends(require("write"))
 
 # -- translation (pure) ------------------------------------------------------------
 
@@ -256,12 +255,11 @@ def schedule_of(fields: CronJobFields) -> models.Schedule:
 
 
 def spec_of(fields: CronJobFields, job_name: str, suspend: bool) -> dict[str, Any]:
-    clear, sensitive = header_secrets.split(fields.headers)
-    http: dict[str, Any] = {"url": fields.endpoint_url, "method": fields.method}
-    if clear:
-        http["headers"] = clear
-    if sensitive:
-        http["headersFrom"] = header_secrets.headers_from(job_name, sensitive)
+    http: dict[str, Any] = {
+        "url": fields.endpoint_url,
+        "method": fields.method,
+        **header_secrets.http_fields(job_name, fields.headers),
+    }
     if fields.body is not None:
         http["body"] = fields.body
     return {
@@ -389,10 +387,6 @@ def _job(request: Request, key: ApiKey, cron_job_id: str) -> dict[str, Any]:
     return obj
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @router.post("", status_code=201, response_model=CronJob, summary="Create a cron job")
 async def create(request: Request, fields: CronJobFields, key: ApiKey = WRITE) -> dict[str, Any]:
     details = check(fields)
@@ -408,17 +402,10 @@ async def create(request: Request, fields: CronJobFields, key: ApiKey = WRITE) -
         "metadata": {"name": name, "labels": {DIALECT_LABEL: "a1base"}, "annotations": annotations},
         "spec": spec_of(fields, name, suspend=False),
     }
-    if sensitive:
-        await state.headers.write(key.namespace, name, sensitive)
-    try:
-        obj = await state.store.create(key.namespace, body)
-    except BaseException:
-        if sensitive:
-            await state.headers.delete(key.namespace, name)
-        raise
-    if sensitive:
-        await state.headers.write(key.namespace, name, sensitive, owner=obj)
-    return detail(obj, {**clear, **sensitive}, _now(), last=False)
+    obj = await state.headers.creating(
+        key.namespace, name, sensitive, lambda: state.store.create(key.namespace, body)
+    )
+    return detail(obj, {**clear, **sensitive}, utc_now(), last=False)
 
 
 @router.get("", response_model=CronJobList, summary="List cron jobs")
@@ -429,7 +416,7 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    now = _now()
+    now = utc_now()
 
     def keep(obj: dict[str, Any]) -> bool:
         if not expressible(obj):
@@ -445,7 +432,7 @@ async def list_jobs(
 async def get_job(request: Request, cron_job_id: str, key: ApiKey = READ) -> dict[str, Any]:
     obj = _job(request, key, cron_job_id)
     headers = await facade(request).headers.headers(key.namespace, obj["spec"]["http"])
-    return detail(obj, headers, _now(), last=True)
+    return detail(obj, headers, utc_now(), last=True)
 
 
 @router.patch("/{cron_job_id}", response_model=CronJob, summary="Update a cron job")
@@ -479,11 +466,8 @@ async def update_job(
     name = obj["metadata"]["name"]
     clear, sensitive = header_secrets.split(fields.headers)
     if "headers" in changes:
-        if sensitive:
-            await state.headers.write(key.namespace, name, sensitive, owner=obj)
-        else:
-            await state.headers.delete(key.namespace, name)
-    stamp = utc_text(_now())
+        await state.headers.replace(key.namespace, obj, sensitive)
+    stamp = utc_text(utc_now())
 
     def change(fresh: dict[str, Any]) -> dict[str, Any]:
         new_spec = spec_of(fields, name, suspend=bool(fresh["spec"].get("suspend")))
@@ -494,7 +478,7 @@ async def update_job(
     written = await state.store.update(key.namespace, obj["metadata"]["uid"], change)
     if written is None:
         raise ApiProblem(404, "not_found", f"Cron job {cron_job_id} not found")
-    return detail(written, {**clear, **sensitive}, _now(), last=False)
+    return detail(written, {**clear, **sensitive}, utc_now(), last=False)
 
 
 #: The parts of a spec this API expresses; everything else (retry, concurrencyPolicy,
@@ -514,7 +498,7 @@ def _owned_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 async def _set_suspend(request: Request, key: ApiKey, cron_job_id: str, suspend: bool) -> dict[str, Any]:
     obj = _job(request, key, cron_job_id)
-    stamp = utc_text(_now())
+    stamp = utc_text(utc_now())
 
     def change(fresh: dict[str, Any]) -> dict[str, Any] | None:
         if bool(fresh["spec"].get("suspend")) == suspend:
@@ -527,7 +511,7 @@ async def _set_suspend(request: Request, key: ApiKey, cron_job_id: str, suspend:
     return {
         "id": job_id(written),
         "status": "paused" if suspend else "active",
-        "next_execution": next_execution(written, _now()),
+        "next_execution": next_execution(written, utc_now()),
     }
 
 
@@ -547,8 +531,7 @@ async def delete_job(request: Request, cron_job_id: str, key: ApiKey = WRITE) ->
     obj = _job(request, key, cron_job_id)
     if not await state.store.delete(key.namespace, obj["metadata"]["uid"]):
         raise ApiProblem(404, "not_found", f"Cron job {cron_job_id} not found")
-    if obj["spec"]["http"].get("headersFrom"):
-        await state.headers.delete(key.namespace, obj["metadata"]["name"])
+    await state.headers.forget(key.namespace, obj)
     return {"id": cron_job_id, "deleted": True}
 
 

@@ -31,11 +31,11 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cronwright.api.apikeys import ApiKey
-from cronwright.api.auth import facade, require
+from cronwright.api.auth import READ, WRITE, facade
 from cronwright.api.dialects.resource_views import (
     DIALECT_LABEL,
     UPDATED_ANNOTATION,
@@ -43,6 +43,7 @@ from cronwright.api.dialects.resource_views import (
     last_run_time,
     next_fire,
     replacing,
+    utc_now,
     utc_text,
 )
 from cronwright.api.error_envelope import ErrorEnvelope
@@ -145,8 +146,6 @@ ERRORS = error_responses(
 )
 
 router = APIRouter(prefix=PREFIX, tags=["agent-schedules: Schedules API"], responses=ERRORS)
-READ = Depends(require("read"))
-WRITE = Depends(require("write"))
 AgentId = Annotated[str, Path(pattern=LABEL_VALUE, max_length=63, description="The agent's id")]
 
 # -- translation (pure) ------------------------------------------------------------
@@ -316,10 +315,6 @@ def _schedule(request: Request, key: ApiKey, agent_id: str, schedule_id: str) ->
     return obj
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @router.get("/{agent_id}/schedules", response_model=AgentScheduleList, summary="List an agent's schedules")
 async def list_schedules(
     request: Request,
@@ -328,7 +323,7 @@ async def list_schedules(
     status: Annotated[Status | None, Query()] = None,
     type: Annotated[ScheduleType | None, Query()] = None,
 ) -> dict[str, Any]:
-    now = _now()
+    now = utc_now()
     items = facade(request).store.list(key.namespace, lambda o: expressible(o, agent_id))
     views = [view(o, now) for o in items]
     return {
@@ -361,7 +356,7 @@ async def create(
         "spec": spec_of(fields, agent_id, name),
     }
     obj = await facade(request).store.create(key.namespace, body)
-    return view(obj, _now())
+    return view(obj, utc_now())
 
 
 @router.get(
@@ -371,7 +366,7 @@ async def get_schedule(
     request: Request, agent_id: AgentId, schedule_id: str, key: ApiKey = READ
 ) -> dict[str, Any]:
     obj = _schedule(request, key, agent_id, schedule_id)
-    return {**view(obj, _now()), "executions": executions(obj)}
+    return {**view(obj, utc_now()), "executions": executions(obj)}
 
 
 @router.put("/{agent_id}/schedules/{schedule_id}", response_model=AgentSchedule, summary="Update a schedule")
@@ -390,7 +385,7 @@ async def update_schedule(
     details = check(fields)
     if details:
         raise invalid(details, "Invalid schedule data")
-    stamp = utc_text(_now())
+    stamp = utc_text(utc_now())
 
     retarget = "callback_type" in changes or "callback_id" in changes
 
@@ -409,7 +404,7 @@ async def update_schedule(
     written = await facade(request).store.update(key.namespace, obj["metadata"]["uid"], change)
     if written is None:
         raise ApiProblem(404, "not_found", f"Schedule {schedule_id} not found")
-    return view(written, _now())
+    return view(written, utc_now())
 
 
 @router.delete(

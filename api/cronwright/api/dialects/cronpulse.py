@@ -54,7 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cronwright.api import header_secrets
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import api_key_header, facade, require
-from cronwright.api.dialects.resource_views import DIALECT_LABEL, merge_value, next_fire
+from cronwright.api.dialects.resource_views import DIALECT_LABEL, merge_value, next_fire, utc_now
 from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid
 from cronwright.api.projects import Projects
 from cronwright.core import models
@@ -271,14 +271,10 @@ def check_project(name: str | None, url: str | None) -> dict[str, list[str]]:
 
 
 def spec_of(fields: CronpulseJobFields, job_name: str, time_zone: str = "UTC") -> dict[str, Any]:
-    clear, sensitive = header_secrets.split(fields.headers)
     http: dict[str, Any] = {"url": fields.url, "method": fields.method, "timeoutSeconds": fields.timeout}
     if fields.expectedStatusCode is not None:
         http["expectedStatusCodes"] = [fields.expectedStatusCode]
-    if clear:
-        http["headers"] = clear
-    if sensitive:
-        http["headersFrom"] = header_secrets.headers_from(job_name, sensitive)
+    http |= header_secrets.http_fields(job_name, fields.headers)
     if fields.body is not None:
         http["body"] = fields.body
     spec: dict[str, Any] = {"schedule": {"cron": fields.schedule, "timeZone": time_zone}, "http": http}
@@ -399,10 +395,6 @@ def _new_name() -> str:
     return "cl" + secrets.token_hex(12)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 # -- projects (thin I/O) -----------------------------------------------------------
 
 
@@ -509,7 +501,7 @@ async def list_jobs(
     projectId: Annotated[str | None, Query(max_length=253)] = None,
 ) -> list[dict[str, Any]]:
     state = facade(request)
-    now = _now()
+    now = utc_now()
     jobs = [j for j in _jobs(request, key) if projectId is None or project_of(j) == projectId]
     return [job_view(j, await state.headers.headers(key.namespace, j["spec"]["http"]), now) for j in jobs]
 
@@ -536,24 +528,17 @@ async def create_job(
         },
         "spec": spec_of(fields, name),
     }
-    if sensitive:
-        await state.headers.write(key.namespace, name, sensitive)
-    try:
-        obj = await state.store.create(key.namespace, body)
-    except BaseException:
-        if sensitive:
-            await state.headers.delete(key.namespace, name)
-        raise
-    if sensitive:
-        await state.headers.write(key.namespace, name, sensitive, owner=obj)
-    return job_view(obj, {**clear, **sensitive}, _now())
+    obj = await state.headers.creating(
+        key.namespace, name, sensitive, lambda: state.store.create(key.namespace, body)
+    )
+    return job_view(obj, {**clear, **sensitive}, utc_now())
 
 
 @router.get(f"{JOBS}/{{job_id}}", response_model=CronpulseJob, summary="Get a job")
 async def get_job(request: Request, job_id: str, key: ApiKey = READ_JOBS) -> dict[str, Any]:
     obj = _job(request, key, job_id)
     headers = await facade(request).headers.headers(key.namespace, obj["spec"]["http"])
-    return job_view(obj, headers, _now())
+    return job_view(obj, headers, utc_now())
 
 
 _NOT_NULL = ("name", "projectId", "url", "method", "schedule", "heartbeat", "heartbeatTolerance", "timeout")
@@ -582,10 +567,7 @@ async def update_job(
         project = await _project_for_job(request, key, changes["projectId"])
     clear, sensitive = header_secrets.split(fields.headers)
     if "headers" in changes:
-        if sensitive:
-            await state.headers.write(key.namespace, job_id, sensitive, owner=obj)
-        else:
-            await state.headers.delete(key.namespace, job_id)
+        await state.headers.replace(key.namespace, obj, sensitive)
 
     def change(fresh: dict[str, Any]) -> dict[str, Any]:
         zone = fresh["spec"]["schedule"].get("timeZone", "UTC")
@@ -603,14 +585,13 @@ async def update_job(
     written = await state.store.update(key.namespace, obj["metadata"]["uid"], change)
     if written is None:
         raise ApiProblem(404, "not_found", f"Job {job_id} not found")
-    return job_view(written, {**clear, **sensitive}, _now())
+    return job_view(written, {**clear, **sensitive}, utc_now())
 
 
 async def _delete_job(request: Request, key: ApiKey, obj: dict[str, Any]) -> bool:
     state = facade(request)
     deleted = await state.store.delete(key.namespace, obj["metadata"]["uid"])
-    if obj["spec"]["http"].get("headersFrom"):
-        await state.headers.delete(key.namespace, obj["metadata"]["name"])
+    await state.headers.forget(key.namespace, obj)
     return deleted
 
 
@@ -632,7 +613,7 @@ async def ping(request: Request, job_id: str, key: ApiKey = WRITE_JOBS) -> dict[
     job's heartbeat (docs/heartbeat.md)."""
     state = facade(request)
     obj = _job(request, key, job_id)
-    stamp = _stamp(_now())
+    stamp = _stamp(utc_now())
     written = await state.store.update(
         key.namespace,
         obj["metadata"]["uid"],
@@ -641,4 +622,4 @@ async def ping(request: Request, job_id: str, key: ApiKey = WRITE_JOBS) -> dict[
     if written is None:
         raise ApiProblem(404, "not_found", f"Job {job_id} not found")
     headers = await state.headers.headers(key.namespace, written["spec"]["http"])
-    return job_view(written, headers, _now())
+    return job_view(written, headers, utc_now())

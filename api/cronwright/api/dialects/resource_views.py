@@ -18,6 +18,11 @@ DIALECT_LABEL = "cronwright.io/dialect"
 UPDATED_ANNOTATION = "cronwright.io/updated-at"
 
 
+def utc_now() -> datetime:
+    """The facade's clock: every view and stamp reads time as an aware UTC instant."""
+    return datetime.now(UTC)
+
+
 def utc_text(moment: datetime | None) -> str | None:
     """Seconds precision with a Z, the shape both documents print."""
     if moment is None:
