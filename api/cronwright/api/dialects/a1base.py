@@ -40,7 +40,6 @@ from cronwright.api.dialects.resource_views import (
     UPDATED_ANNOTATION,
     merge_value,
     next_fire,
-    replacing,
     utc_now,
     utc_text,
 )
@@ -490,7 +489,7 @@ def _owned_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """A merge patch that turns the fields a1base owns in `old` into `new`."""
     old_http, new_http = old.get("http") or {}, new["http"]
     return {
-        "schedule": replacing(old.get("schedule") or {}, new["schedule"], opaque=frozenset()),
+        "schedule": merge_value(old.get("schedule") or {}, new["schedule"]),
         "http": {name: merge_value(old_http.get(name), new_http.get(name)) for name in OWNED_HTTP_FIELDS},
         "suspend": new["suspend"],
     }

@@ -38,7 +38,7 @@ from cronwright.api.auth import READ, WRITE, Facade, facade
 from cronwright.api.dialects import asta_jobs as jobs
 from cronwright.api.dialects.asta_registry import NameTaken, Registries, RegistryBusy
 from cronwright.api.dialects.resource_views import utc_now, utc_text
-from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid
+from cronwright.api.errors import ApiProblem, error_responses, field_errors, invalid
 from cronwright.core.kube import ApiError, cronjobspec_path
 
 PREFIX = "/api/cron"
@@ -114,7 +114,7 @@ ERRORS = error_responses(
         403: "The token lacks a scope",
         404: "No such cron job",
         409: "The name is taken, or the job changed meanwhile",
-        429: KEY_ERRORS[429],
+        429: "Rate limit exceeded",
         503: "Try again shortly",
     },
 )

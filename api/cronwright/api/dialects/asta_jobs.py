@@ -10,7 +10,7 @@ the operator then needs no knowledge of channels, and kubectl shows where a run 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -25,6 +25,7 @@ from cronwright.api.dialects.resource_views import (
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 from cronwright.core.config import Config
+from cronwright.operator.planning import parse_time
 
 PREFIX = "asta.cronwright.io/"
 ANNOTATED = ("name", "message", "channel", "channel_target", "payload_kind", "tlg_call")
@@ -220,15 +221,12 @@ def update_patch(
     return {"metadata": {"annotations": {**annotations_of(fields), UPDATED_ANNOTATION: stamp}}, "spec": spec}
 
 
-def _utc(moment: str | datetime | None) -> str | None:
-    if moment is None:
+def _utc(value: str | None) -> str | None:
+    """A time of the status as UTC text; one that cannot be read shows as null, never a 500."""
+    try:
+        return utc_text(parse_time(value))
+    except ValueError:
         return None
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def last_run(obj: dict[str, Any]) -> tuple[str | None, str | None]:
