@@ -45,6 +45,14 @@ def invalid(details: dict[str, list[str]], message: str = "Invalid request param
     return ApiProblem(400, "validation_error", message, details)
 
 
+def one_line(problem: ApiProblem) -> str:
+    """The message with each bad field's messages appended, for envelopes whose error is one
+    string (asta, cronpulse): the client still learns which field to fix."""
+    if not problem.details:
+        return problem.message
+    return problem.message + ": " + "; ".join(f"{f}: {', '.join(m)}" for f, m in problem.details.items())
+
+
 Renderer = Callable[[ApiProblem], JSONResponse]
 _STATUS_CODES = {
     400: "bad_request",

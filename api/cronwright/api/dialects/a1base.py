@@ -23,7 +23,6 @@ Choices where the document is silent (docs/dialects.md has the full list):
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -35,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cronwright.api import header_secrets
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import READ, WRITE, facade
+from cronwright.api.dialects.field_checks import CONTROL, is_http_url
 from cronwright.api.dialects.resource_views import (
     DIALECT_LABEL,
     UPDATED_ANNOTATION,
@@ -60,7 +60,6 @@ HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 MAX_BODY_BYTES = 64 * 1024
 MAX_HEADERS = 64
 MAX_HEADER_BYTES = 8 * 1024
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class _Strict(BaseModel):
@@ -200,7 +199,7 @@ def check(fields: CronJobFields) -> dict[str, list[str]]:
     def bad(field: str, message: str) -> None:
         details.setdefault(field, []).append(message)
 
-    if not re.match(models.URL, fields.endpoint_url) or _CONTROL.search(fields.endpoint_url):
+    if not is_http_url(fields.endpoint_url):
         bad("endpoint_url", "Must be an absolute http:// or https:// URL")
     if fields.body is not None and len(json.dumps(fields.body)) > MAX_BODY_BYTES:
         bad("body", f"Too large: at most {MAX_BODY_BYTES // 1024} KiB of JSON")
@@ -234,7 +233,7 @@ def check(fields: CronJobFields) -> dict[str, list[str]]:
             for field, messages in field_errors(list(error.errors())).items():
                 details[{"time_zone": "timezone", "cron": "custom_schedule"}.get(field, field)] = messages
     for name, value in (fields.headers or {}).items():
-        if not name or any(c in name for c in " \t\r\n:") or _CONTROL.search(value):
+        if not name or any(c in name for c in " \t\r\n:") or CONTROL.search(value):
             bad("headers", f"Invalid header {name[:64]!r}")
         elif len(name) + len(value) > MAX_HEADER_BYTES:
             bad("headers", f"Header {name[:64]!r} is too long (at most {MAX_HEADER_BYTES} bytes)")

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import READ, WRITE, facade
+from cronwright.api.dialects.field_checks import is_http_url
 from cronwright.api.dialects.resource_views import (
     DIALECT_LABEL,
     UPDATED_ANNOTATION,
@@ -60,7 +61,6 @@ AGENT_LABEL = "agent-schedules.cronwright.io/agent-id"
 NAME_ANNOTATION = "agent-schedules.cronwright.io/name"
 LABEL_VALUE = r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
 TEMPLATE_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 ScheduleType = Literal["cron", "once", "delayed"]
 CallbackType = Literal["workflow", "webhook"]
@@ -173,9 +173,7 @@ def check(fields: AgentScheduleFields) -> dict[str, list[str]]:
             bad("cron_expression", "Must not be empty")
     if fields.callback_type == "workflow" and not TEMPLATE_NAME.match(fields.callback_id):
         bad("callback_id", "Must be a workflow template name (lowercase letters, digits, '-' and '.')")
-    if fields.callback_type == "webhook" and (
-        not re.match(models.URL, fields.callback_id) or _CONTROL.search(fields.callback_id)
-    ):
+    if fields.callback_type == "webhook" and not is_http_url(fields.callback_id):
         bad("callback_id", "Must be an absolute http:// or https:// URL for callback_type webhook")
     return details
 

@@ -38,7 +38,7 @@ from cronwright.api.auth import READ, WRITE, Facade, facade
 from cronwright.api.dialects import asta_jobs as jobs
 from cronwright.api.dialects.asta_registry import NameTaken, Registries, RegistryBusy
 from cronwright.api.dialects.resource_views import utc_now, utc_text
-from cronwright.api.errors import ApiProblem, error_responses, field_errors, invalid
+from cronwright.api.errors import ApiProblem, error_responses, field_errors, invalid, one_line
 from cronwright.core.kube import ApiError, cronjobspec_path
 
 PREFIX = "/api/cron"
@@ -97,9 +97,7 @@ class AstaError(BaseModel):
 
 
 def render_error(problem: ApiProblem) -> JSONResponse:
-    message = problem.message
-    if problem.details:
-        message += ": " + "; ".join(f"{f}: {', '.join(m)}" for f, m in problem.details.items())
+    message = one_line(problem)
     body: dict[str, Any] = {"ok": False, "error": message, "detail": message, "code": problem.code}
     if problem.details:
         body["fields"] = problem.details

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from cronwright.api.dialects.field_checks import CONTROL
 from cronwright.api.dialects.resource_views import (
     DIALECT_LABEL,
     UPDATED_ANNOTATION,
@@ -34,7 +35,6 @@ DELIVERED = ANNOTATED
 #: What reads show but writes cannot set; a client sending a job back as read gets them ignored.
 READ_ONLY = ("id", "user_id", "created_at", "next_run_at", "last_run_at", "last_run_status")
 RESOURCE_NAME = re.compile(r"^asta-([1-9][0-9]{0,17})$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NUL = re.compile(r"\x00")
 
 
@@ -115,7 +115,7 @@ def check(fields: AstaJobFields, config: Config, channel_needed: bool) -> dict[s
     if not fields.name.strip():
         bad("name", "Must not be blank")
     for field in ("name", "channel", "channel_target", "payload_kind", "tz", "cron_expr"):
-        if _CONTROL.search(getattr(fields, field)):
+        if CONTROL.search(getattr(fields, field)):
             bad(field, "Must not contain control characters")
     if _NUL.search(fields.message):
         bad("message", "Must not contain NUL characters")

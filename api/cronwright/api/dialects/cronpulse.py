@@ -54,8 +54,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cronwright.api import header_secrets
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import api_key_header, facade, require
+from cronwright.api.dialects.field_checks import CONTROL, is_http_url
 from cronwright.api.dialects.resource_views import DIALECT_LABEL, merge_value, next_fire, utc_now
-from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid
+from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid, one_line
 from cronwright.api.projects import Projects
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
@@ -70,7 +71,6 @@ MAX_TOLERANCE_MINUTES = models.MAX_HEARTBEAT_TOLERANCE_SECONDS // 60
 MAX_BODY_BYTES = 64 * 1024
 MAX_HEADERS = 64
 MAX_HEADER_BYTES = 8 * 1024
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 LastStatus = Literal["success", "failed", "running", "down"]
@@ -162,10 +162,7 @@ class CronpulseError(BaseModel):
 
 
 def render_error(problem: ApiProblem) -> JSONResponse:
-    message = problem.message
-    if problem.details:
-        message += ": " + "; ".join(f"{f}: {', '.join(m)}" for f, m in problem.details.items())
-    return JSONResponse({"error": message}, status_code=problem.status)
+    return JSONResponse({"error": one_line(problem)}, status_code=problem.status)
 
 
 ERRORS = error_responses(
@@ -240,7 +237,7 @@ def check(fields: CronpulseJobFields, time_zone: str = "UTC") -> dict[str, list[
     def bad(field: str, message: str) -> None:
         details.setdefault(field, []).append(message)
 
-    if not re.match(models.URL, fields.url) or _CONTROL.search(fields.url):
+    if not is_http_url(fields.url):
         bad("url", "Must be an absolute http:// or https:// URL")
     try:
         schedule_math.validate(models.Schedule(cron=fields.schedule, time_zone=time_zone))
@@ -254,7 +251,7 @@ def check(fields: CronpulseJobFields, time_zone: str = "UTC") -> dict[str, list[
     if len(fields.headers) > MAX_HEADERS:
         bad("headers", f"At most {MAX_HEADERS} headers")
     for name, value in fields.headers.items():
-        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or _CONTROL.search(value):
+        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or CONTROL.search(value):
             bad("headers", f"Invalid header {name[:64]!r}")
         elif len(name) + len(value) > MAX_HEADER_BYTES:
             bad("headers", f"Header {name[:64]!r} is too long (at most {MAX_HEADER_BYTES} bytes)")
@@ -265,7 +262,7 @@ def check_project(name: str | None, url: str | None) -> dict[str, list[str]]:
     details: dict[str, list[str]] = {}
     if name is not None and not name.strip():
         details["name"] = ["Must not be blank"]
-    if url is not None and (not re.match(models.URL, url) or _CONTROL.search(url)):
+    if url is not None and not is_http_url(url):
         details["url"] = ["Must be an absolute http:// or https:// URL"]
     return details
 
