@@ -1,8 +1,8 @@
 """Content checks that several dialects make on what a client sends.
 
-The CRD's URL pattern (models.URL) does not refuse control characters; the dialects refuse
-them as well, so that what a client sends is refused with its own field's name rather than
-by the API server, and every dialect that takes a URL decides it the same way.
+The CRD's URL pattern (models.URL) lets control characters such as NUL or DEL through;
+the dialects refuse them as well, naming the client's own field, and every dialect that
+takes a URL decides it the same way.
 """
 
 from __future__ import annotations
