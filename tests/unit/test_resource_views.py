@@ -1,4 +1,5 @@
-"""run_in_flight: when a cron-registry job reports `lock_acquired`, from its status alone."""
+"""The readings every dialect shares: when a job runs next, whether a run is in flight (a
+cron-registry job's `lock_acquired`), and the merge patches that rewrite a spec."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cronwright.api.dialects.resource_views import replacing, run_in_flight, utc_text
+from cronwright.api.dialects import a1base, cronpulse
+from cronwright.api.dialects.resource_views import merge_value, next_fire, replacing, run_in_flight, utc_text
 from cronwright.operator.planning import TRIGGER_ANNOTATION, manual_run_id
 
 UID = "0b7e4a7c-1d2e-4f3a-9b8c-7d6e5f4a3b2c"
@@ -81,6 +83,44 @@ def test_a_manual_run_pushed_out_of_a_full_history_is_not_held_forever() -> None
     assert not run_in_flight(job(full, trigger="t1", historyLimit=3), NOW)
 
 
+def scheduled(schedule: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"uid": UID, "name": "job-x", "creationTimestamp": "2026-03-26T09:00:00Z"},
+        "spec": {"schedule": schedule, "http": {"url": "http://127.0.0.1:9/hook"}, **spec},
+    }
+
+
+def test_the_next_fire_is_an_instant_of_the_jobs_own_zone() -> None:
+    berlin = scheduled({"cron": "0 8 * * *", "timeZone": "Europe/Berlin"})
+    assert next_fire(berlin, NOW) == datetime(2026, 3, 27, 7, 0, tzinfo=UTC)  # 08:00 CET
+
+
+def test_relative_schedules_count_from_the_jobs_creation() -> None:
+    delayed = scheduled({"delaySeconds": 3600})
+    assert next_fire(delayed, datetime(2026, 3, 26, 9, 30, tzinfo=UTC)) == datetime(
+        2026, 3, 26, 10, 0, tzinfo=UTC
+    )
+    assert next_fire(delayed, NOW) is None, "the delay has passed: nothing is left to run"
+
+
+def test_nothing_runs_next_while_suspended() -> None:
+    assert next_fire(scheduled({"cron": "*/5 * * * *"}, suspend=True), NOW) is None
+
+
+def test_content_the_operator_refuses_has_no_next_fire() -> None:
+    assert next_fire(scheduled({"cron": "61 * * * *"}), NOW) is None
+    assert next_fire(scheduled({"cron": "0 8 * * *", "timeZone": "Mars/Olympus"}), NOW) is None
+    assert next_fire({"metadata": {"uid": UID}, "spec": {"http": {}}}, NOW) is None
+
+
+def test_each_dialect_shows_the_same_next_fire_in_its_own_format() -> None:
+    obj = scheduled({"cron": "30 8 * * *", "timeZone": "America/New_York"})
+    assert next_fire(obj, NOW) == datetime(2026, 3, 26, 12, 30, tzinfo=UTC)
+    assert a1base.next_execution(obj, NOW) == "2026-03-26T08:30:00-04:00"
+    assert utc_text(next_fire(obj, NOW)) == "2026-03-26T12:30:00Z"
+    assert cronpulse.job_view(obj, {}, NOW)["nextRunAt"] == "2026-03-26T12:30:00.000Z"
+
+
 @given(
     st.dictionaries(
         st.sampled_from("abcd"), st.integers() | st.dictionaries(st.sampled_from("xy"), st.integers())
@@ -89,6 +129,19 @@ def test_a_manual_run_pushed_out_of_a_full_history_is_not_held_forever() -> None
 def test_replacing_turns_old_into_new(new: dict[str, Any]) -> None:
     old = {"a": {"x": 1}, "b": 2, "e": {"y": 3}}
     assert merge(old, replacing(old, new)) == new
+
+
+values = st.recursive(
+    st.integers() | st.text(max_size=3),
+    lambda inner: st.dictionaries(st.sampled_from(["a", "b", "body"]), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(values, values)
+def test_merge_value_turns_any_old_value_into_the_new_one(old: Any, new: Any) -> None:
+    """At every depth, a request body included: a1base and cronpulse rewrite whole values."""
+    assert merge(old, merge_value(old, new)) == new
 
 
 def merge(target: Any, patch: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from cronwright.api import errors
+from cronwright.api import error_envelope, errors
 from cronwright.api.apikeys import KeyStore
 from cronwright.api.auth import Facade
 from cronwright.api.dialects import a1base, agent_schedules, asta, cron_registry, cronpulse
@@ -66,7 +66,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     for dialect in DIALECTS:
         app.include_router(dialect.router)
     renderers = {prefix: dialect.render_error for dialect in DIALECTS for prefix in dialect.PREFIXES}
-    errors.install(app, renderers, fallback=a1base.render_error)
+    errors.install(app, renderers, fallback=error_envelope.render_error)
     _document_no_422(app)
 
     @app.get("/healthz", include_in_schema=False)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
-from fastapi import Request
+from fastapi import Depends, Request
 
 from cronwright.api.apikeys import ApiKey, KeyStore
 from cronwright.api.errors import ApiProblem
@@ -79,3 +79,8 @@ def require(
         return key
 
     return dependency
+
+
+#: The bearer key with the generic "read" or "write" scope: what every dialect but cronpulse asks for.
+READ = Depends(require("read"))
+WRITE = Depends(require("write"))

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cronwright.core.kube import ApiError
@@ -44,6 +45,14 @@ def invalid(details: dict[str, list[str]], message: str = "Invalid request param
     return ApiProblem(400, "validation_error", message, details)
 
 
+def one_line(problem: ApiProblem) -> str:
+    """The message with each bad field's messages appended, for envelopes whose error is one
+    string (asta, cronpulse): the client still learns which field to fix."""
+    if not problem.details:
+        return problem.message
+    return problem.message + ": " + "; ".join(f"{f}: {', '.join(m)}" for f, m in problem.details.items())
+
+
 Renderer = Callable[[ApiProblem], JSONResponse]
 _STATUS_CODES = {
     400: "bad_request",
@@ -52,6 +61,25 @@ _STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
 }
+
+
+#: What the key check answers on every dialect's routes (auth.py, ratelimit.py), as most
+#: dialects word it.
+KEY_ERRORS: dict[int, str] = {
+    401: "Missing or invalid API key",
+    403: "The key lacks a scope",
+    429: "Rate limit exceeded",
+}
+
+
+def error_responses(
+    envelope: type[BaseModel], descriptions: dict[int, str]
+) -> dict[int | str, dict[str, Any]]:
+    """A dialect router's `responses`: each error status it answers, in its own envelope, so
+    /openapi.json documents the dialect's 400 instead of FastAPI's 422 (ordered by status)."""
+    return {
+        status: {"model": envelope, "description": descriptions[status]} for status in sorted(descriptions)
+    }
 
 
 def field_errors(errors: list[dict[str, Any]]) -> dict[str, list[str]]:

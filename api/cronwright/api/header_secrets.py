@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cronwright.core.kube import ApiError, Kube
@@ -37,6 +38,18 @@ def headers_from(job_name: str, sensitive: dict[str, str]) -> list[dict[str, Any
         {"name": name, "secretKeyRef": {"name": secret_name(job_name), "key": f"h{i}"}}
         for i, name in enumerate(sensitive)
     ]
+
+
+def http_fields(job_name: str, headers: dict[str, str] | None) -> dict[str, Any]:
+    """`headers` and `headersFrom` of a job's spec.http: clear headers in place, sensitive ones
+    referenced from the job's Secret; neither key when there is nothing to put there."""
+    clear, sensitive = split(headers)
+    fields: dict[str, Any] = {}
+    if clear:
+        fields["headers"] = clear
+    if sensitive:
+        fields["headersFrom"] = headers_from(job_name, sensitive)
+    return fields
 
 
 def secret_body(
@@ -90,6 +103,41 @@ class HeaderSecrets:
         except ApiError as error:
             if error.status != 404:
                 raise
+
+    async def creating(
+        self,
+        namespace: str,
+        job_name: str,
+        sensitive: dict[str, str],
+        create: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """The job `create` makes, its Secret written first so that the operator never sees a
+        job whose headers are missing, removed again when the create fails, and owned by the
+        job once it exists (so deleting the job with kubectl takes the Secret along)."""
+        if sensitive:
+            await self.write(namespace, job_name, sensitive)
+        try:
+            obj = await create()
+        except BaseException:
+            if sensitive:
+                await self.delete(namespace, job_name)
+            raise
+        if sensitive:
+            await self.write(namespace, job_name, sensitive, owner=obj)
+        return obj
+
+    async def replace(self, namespace: str, job: dict[str, Any], sensitive: dict[str, str]) -> None:
+        """After new headers: the job's Secret holds exactly `sensitive`, and there is none
+        when nothing is sensitive."""
+        if sensitive:
+            await self.write(namespace, job["metadata"]["name"], sensitive, owner=job)
+        else:
+            await self.delete(namespace, job["metadata"]["name"])
+
+    async def forget(self, namespace: str, job: dict[str, Any]) -> None:
+        """After the job's delete: its Secret, if it has one, goes too."""
+        if job["spec"]["http"].get("headersFrom"):
+            await self.delete(namespace, job["metadata"]["name"])
 
     async def _data(self, namespace: str, name: str) -> dict[str, str]:
         cached = self._cache.get((namespace, name))

@@ -23,28 +23,35 @@ Choices where the document is silent (docs/dialects.md has the full list):
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cronwright.api import header_secrets
 from cronwright.api.apikeys import ApiKey
-from cronwright.api.auth import facade, require
-from cronwright.api.errors import ApiProblem, field_errors, invalid
+from cronwright.api.auth import READ, WRITE, facade
+from cronwright.api.dialects.field_checks import CONTROL, is_http_url
+from cronwright.api.dialects.resource_views import (
+    DIALECT_LABEL,
+    UPDATED_ANNOTATION,
+    merge_value,
+    next_fire,
+    utc_now,
+    utc_text,
+)
+from cronwright.api.error_envelope import ErrorEnvelope
+from cronwright.api.error_envelope import render_error as render_error
+from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 
 PREFIX = "/v1/cron-jobs"
 PREFIXES = (PREFIX,)
-DIALECT_LABEL = "cronwright.io/dialect"
 TIME_ANNOTATION = "a1base.cronwright.io/time"
-UPDATED_ANNOTATION = "cronwright.io/updated-at"
 
 Frequency = Literal["daily", "weekly", "monthly", "custom"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -53,7 +60,6 @@ HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 MAX_BODY_BYTES = 64 * 1024
 MAX_HEADERS = 64
 MAX_HEADER_BYTES = 8 * 1024
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class _Strict(BaseModel):
@@ -153,39 +159,18 @@ class ExecutionList(BaseModel):
     meta: Meta
 
 
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: dict[str, list[str]] | None = None
-
-
-class ErrorEnvelope(BaseModel):
-    error: ErrorBody
-
-
-def render_error(problem: ApiProblem) -> JSONResponse:
-    body: dict[str, Any] = {"code": problem.code, "message": problem.message}
-    if problem.details:
-        body["details"] = problem.details
-    return JSONResponse({"error": body}, status_code=problem.status)
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope, "description": text}
-    for code, text in [
-        (400, "Invalid parameters"),
-        (401, "Missing or invalid API key"),
-        (403, "The key lacks a scope"),
-        (404, "No such cron job"),
-        (409, "The job changed meanwhile"),
-        (429, "Rate limit exceeded"),
-        (503, "API keys cannot be checked right now"),
-    ]
-}
+ERRORS = error_responses(
+    ErrorEnvelope,
+    {
+        400: "Invalid parameters",
+        404: "No such cron job",
+        409: "The job changed meanwhile",
+        503: "API keys cannot be checked right now",
+        **KEY_ERRORS,
+    },
+)
 
 router = APIRouter(prefix=PREFIX, tags=["a1base: Cron Jobs API"], responses=ERRORS)
-READ = Depends(require("read"))
-WRITE = Depends(require("write"))
 
 # -- translation (pure) ------------------------------------------------------------
 
@@ -214,7 +199,7 @@ def check(fields: CronJobFields) -> dict[str, list[str]]:
     def bad(field: str, message: str) -> None:
         details.setdefault(field, []).append(message)
 
-    if not re.match(models.URL, fields.endpoint_url) or _CONTROL.search(fields.endpoint_url):
+    if not is_http_url(fields.endpoint_url):
         bad("endpoint_url", "Must be an absolute http:// or https:// URL")
     if fields.body is not None and len(json.dumps(fields.body)) > MAX_BODY_BYTES:
         bad("body", f"Too large: at most {MAX_BODY_BYTES // 1024} KiB of JSON")
@@ -248,7 +233,7 @@ def check(fields: CronJobFields) -> dict[str, list[str]]:
             for field, messages in field_errors(list(error.errors())).items():
                 details[{"time_zone": "timezone", "cron": "custom_schedule"}.get(field, field)] = messages
     for name, value in (fields.headers or {}).items():
-        if not name or any(c in name for c in " \t\r\n:") or _CONTROL.search(value):
+        if not name or any(c in name for c in " \t\r\n:") or CONTROL.search(value):
             bad("headers", f"Invalid header {name[:64]!r}")
         elif len(name) + len(value) > MAX_HEADER_BYTES:
             bad("headers", f"Header {name[:64]!r} is too long (at most {MAX_HEADER_BYTES} bytes)")
@@ -268,12 +253,11 @@ def schedule_of(fields: CronJobFields) -> models.Schedule:
 
 
 def spec_of(fields: CronJobFields, job_name: str, suspend: bool) -> dict[str, Any]:
-    clear, sensitive = header_secrets.split(fields.headers)
-    http: dict[str, Any] = {"url": fields.endpoint_url, "method": fields.method}
-    if clear:
-        http["headers"] = clear
-    if sensitive:
-        http["headersFrom"] = header_secrets.headers_from(job_name, sensitive)
+    http: dict[str, Any] = {
+        "url": fields.endpoint_url,
+        "method": fields.method,
+        **header_secrets.http_fields(job_name, fields.headers),
+    }
     if fields.body is not None:
         http["body"] = fields.body
     return {
@@ -318,16 +302,7 @@ def _in_zone(moment: str | datetime | None, zone: str) -> str | None:
 
 
 def next_execution(obj: dict[str, Any], now: datetime) -> str | None:
-    spec = obj["spec"]
-    if spec.get("suspend"):
-        return None
-    try:
-        schedule = models.Schedule.model_validate(spec["schedule"])
-        created = datetime.fromisoformat(obj["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
-        upcoming = schedule_math.next_fire_after(schedule, now, created)
-    except (ValueError, KeyError, schedule_math.ScheduleError):
-        return None  # invalid content: the operator reports it in status
-    return _in_zone(upcoming, schedule.time_zone)
+    return _in_zone(next_fire(obj, now), obj["spec"]["schedule"].get("timeZone", "UTC"))
 
 
 def summary(obj: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -410,14 +385,6 @@ def _job(request: Request, key: ApiKey, cron_job_id: str) -> dict[str, Any]:
     return obj
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @router.post("", status_code=201, response_model=CronJob, summary="Create a cron job")
 async def create(request: Request, fields: CronJobFields, key: ApiKey = WRITE) -> dict[str, Any]:
     details = check(fields)
@@ -433,17 +400,10 @@ async def create(request: Request, fields: CronJobFields, key: ApiKey = WRITE) -
         "metadata": {"name": name, "labels": {DIALECT_LABEL: "a1base"}, "annotations": annotations},
         "spec": spec_of(fields, name, suspend=False),
     }
-    if sensitive:
-        await state.headers.write(key.namespace, name, sensitive)
-    try:
-        obj = await state.store.create(key.namespace, body)
-    except BaseException:
-        if sensitive:
-            await state.headers.delete(key.namespace, name)
-        raise
-    if sensitive:
-        await state.headers.write(key.namespace, name, sensitive, owner=obj)
-    return detail(obj, {**clear, **sensitive}, _now(), last=False)
+    obj = await state.headers.creating(
+        key.namespace, name, sensitive, lambda: state.store.create(key.namespace, body)
+    )
+    return detail(obj, {**clear, **sensitive}, utc_now(), last=False)
 
 
 @router.get("", response_model=CronJobList, summary="List cron jobs")
@@ -454,7 +414,7 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    now = _now()
+    now = utc_now()
 
     def keep(obj: dict[str, Any]) -> bool:
         if not expressible(obj):
@@ -470,7 +430,7 @@ async def list_jobs(
 async def get_job(request: Request, cron_job_id: str, key: ApiKey = READ) -> dict[str, Any]:
     obj = _job(request, key, cron_job_id)
     headers = await facade(request).headers.headers(key.namespace, obj["spec"]["http"])
-    return detail(obj, headers, _now(), last=True)
+    return detail(obj, headers, utc_now(), last=True)
 
 
 @router.patch("/{cron_job_id}", response_model=CronJob, summary="Update a cron job")
@@ -504,11 +464,8 @@ async def update_job(
     name = obj["metadata"]["name"]
     clear, sensitive = header_secrets.split(fields.headers)
     if "headers" in changes:
-        if sensitive:
-            await state.headers.write(key.namespace, name, sensitive, owner=obj)
-        else:
-            await state.headers.delete(key.namespace, name)
-    stamp = _stamp()
+        await state.headers.replace(key.namespace, obj, sensitive)
+    stamp = utc_text(utc_now())
 
     def change(fresh: dict[str, Any]) -> dict[str, Any]:
         new_spec = spec_of(fields, name, suspend=bool(fresh["spec"].get("suspend")))
@@ -519,7 +476,7 @@ async def update_job(
     written = await state.store.update(key.namespace, obj["metadata"]["uid"], change)
     if written is None:
         raise ApiProblem(404, "not_found", f"Cron job {cron_job_id} not found")
-    return detail(written, {**clear, **sensitive}, _now(), last=False)
+    return detail(written, {**clear, **sensitive}, utc_now(), last=False)
 
 
 #: The parts of a spec this API expresses; everything else (retry, concurrencyPolicy,
@@ -531,28 +488,15 @@ def _owned_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """A merge patch that turns the fields a1base owns in `old` into `new`."""
     old_http, new_http = old.get("http") or {}, new["http"]
     return {
-        "schedule": _replacing(old.get("schedule") or {}, new["schedule"]),
-        "http": {
-            name: _replacing(old_http[name], new_http[name])
-            if isinstance(old_http.get(name), dict) and isinstance(new_http.get(name), dict)
-            else new_http.get(name)
-            for name in OWNED_HTTP_FIELDS
-        },
+        "schedule": merge_value(old.get("schedule") or {}, new["schedule"]),
+        "http": {name: merge_value(old_http.get(name), new_http.get(name)) for name in OWNED_HTTP_FIELDS},
         "suspend": new["suspend"],
     }
 
 
-def _replacing(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """A merge patch that turns `old` into `new` (null removes what `new` lacks)."""
-    patch: dict[str, Any] = {k: None for k in old if k not in new}
-    for k, v in new.items():
-        patch[k] = _replacing(old[k], v) if isinstance(v, dict) and isinstance(old.get(k), dict) else v
-    return patch
-
-
 async def _set_suspend(request: Request, key: ApiKey, cron_job_id: str, suspend: bool) -> dict[str, Any]:
     obj = _job(request, key, cron_job_id)
-    stamp = _stamp()
+    stamp = utc_text(utc_now())
 
     def change(fresh: dict[str, Any]) -> dict[str, Any] | None:
         if bool(fresh["spec"].get("suspend")) == suspend:
@@ -565,7 +509,7 @@ async def _set_suspend(request: Request, key: ApiKey, cron_job_id: str, suspend:
     return {
         "id": job_id(written),
         "status": "paused" if suspend else "active",
-        "next_execution": next_execution(written, _now()),
+        "next_execution": next_execution(written, utc_now()),
     }
 
 
@@ -585,8 +529,7 @@ async def delete_job(request: Request, cron_job_id: str, key: ApiKey = WRITE) ->
     obj = _job(request, key, cron_job_id)
     if not await state.store.delete(key.namespace, obj["metadata"]["uid"]):
         raise ApiProblem(404, "not_found", f"Cron job {cron_job_id} not found")
-    if obj["spec"]["http"].get("headersFrom"):
-        await state.headers.delete(key.namespace, obj["metadata"]["name"])
+    await state.headers.forget(key.namespace, obj)
     return {"id": cron_job_id, "deleted": True}
 
 

@@ -31,13 +31,12 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cronwright.api.apikeys import ApiKey
-from cronwright.api.auth import facade, require
-from cronwright.api.dialects.a1base import ErrorEnvelope
+from cronwright.api.auth import READ, WRITE, facade
+from cronwright.api.dialects.field_checks import is_http_url
 from cronwright.api.dialects.resource_views import (
     DIALECT_LABEL,
     UPDATED_ANNOTATION,
@@ -45,9 +44,12 @@ from cronwright.api.dialects.resource_views import (
     last_run_time,
     next_fire,
     replacing,
+    utc_now,
     utc_text,
 )
-from cronwright.api.errors import ApiProblem, field_errors, invalid
+from cronwright.api.error_envelope import ErrorEnvelope
+from cronwright.api.error_envelope import render_error as render_error
+from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 from cronwright.operator.planning import parse_time
@@ -59,7 +61,6 @@ AGENT_LABEL = "agent-schedules.cronwright.io/agent-id"
 NAME_ANNOTATION = "agent-schedules.cronwright.io/name"
 LABEL_VALUE = r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
 TEMPLATE_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 ScheduleType = Literal["cron", "once", "delayed"]
 CallbackType = Literal["workflow", "webhook"]
@@ -131,32 +132,20 @@ class AgentScheduleDeleted(BaseModel):
     deleted: Literal[True]
 
 
-def render_error(problem: ApiProblem) -> JSONResponse:
-    """`{"error": {"code", "message", "details"}}`: the document names status codes only, and
-    this is the envelope of the facade's other dialects (one schema in the OpenAPI too)."""
-    body: dict[str, Any] = {"code": problem.code, "message": problem.message}
-    if problem.details:
-        body["details"] = problem.details
-    return JSONResponse({"error": body}, status_code=problem.status)
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope, "description": text}
-    for code, text in [
-        (400, "Invalid schedule data"),
-        (401, "Missing or invalid API key"),
-        (403, "The key lacks a scope"),
-        (404, "Schedule not found"),
-        (409, "The schedule changed meanwhile"),
-        (429, "Rate limit exceeded"),
-        (500, "Internal error"),
-        (503, "API keys or the Kubernetes API cannot be reached right now"),
-    ]
-}
+#: The document names status codes only: errors come in the facade's own envelope.
+ERRORS = error_responses(
+    ErrorEnvelope,
+    {
+        400: "Invalid schedule data",
+        404: "Schedule not found",
+        409: "The schedule changed meanwhile",
+        500: "Internal error",
+        503: "API keys or the Kubernetes API cannot be reached right now",
+        **KEY_ERRORS,
+    },
+)
 
 router = APIRouter(prefix=PREFIX, tags=["agent-schedules: Schedules API"], responses=ERRORS)
-READ = Depends(require("read"))
-WRITE = Depends(require("write"))
 AgentId = Annotated[str, Path(pattern=LABEL_VALUE, max_length=63, description="The agent's id")]
 
 # -- translation (pure) ------------------------------------------------------------
@@ -184,9 +173,7 @@ def check(fields: AgentScheduleFields) -> dict[str, list[str]]:
             bad("cron_expression", "Must not be empty")
     if fields.callback_type == "workflow" and not TEMPLATE_NAME.match(fields.callback_id):
         bad("callback_id", "Must be a workflow template name (lowercase letters, digits, '-' and '.')")
-    if fields.callback_type == "webhook" and (
-        not re.match(models.URL, fields.callback_id) or _CONTROL.search(fields.callback_id)
-    ):
+    if fields.callback_type == "webhook" and not is_http_url(fields.callback_id):
         bad("callback_id", "Must be an absolute http:// or https:// URL for callback_type webhook")
     return details
 
@@ -326,10 +313,6 @@ def _schedule(request: Request, key: ApiKey, agent_id: str, schedule_id: str) ->
     return obj
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @router.get("/{agent_id}/schedules", response_model=AgentScheduleList, summary="List an agent's schedules")
 async def list_schedules(
     request: Request,
@@ -338,7 +321,7 @@ async def list_schedules(
     status: Annotated[Status | None, Query()] = None,
     type: Annotated[ScheduleType | None, Query()] = None,
 ) -> dict[str, Any]:
-    now = _now()
+    now = utc_now()
     items = facade(request).store.list(key.namespace, lambda o: expressible(o, agent_id))
     views = [view(o, now) for o in items]
     return {
@@ -371,7 +354,7 @@ async def create(
         "spec": spec_of(fields, agent_id, name),
     }
     obj = await facade(request).store.create(key.namespace, body)
-    return view(obj, _now())
+    return view(obj, utc_now())
 
 
 @router.get(
@@ -381,7 +364,7 @@ async def get_schedule(
     request: Request, agent_id: AgentId, schedule_id: str, key: ApiKey = READ
 ) -> dict[str, Any]:
     obj = _schedule(request, key, agent_id, schedule_id)
-    return {**view(obj, _now()), "executions": executions(obj)}
+    return {**view(obj, utc_now()), "executions": executions(obj)}
 
 
 @router.put("/{agent_id}/schedules/{schedule_id}", response_model=AgentSchedule, summary="Update a schedule")
@@ -400,7 +383,7 @@ async def update_schedule(
     details = check(fields)
     if details:
         raise invalid(details, "Invalid schedule data")
-    stamp = utc_text(_now())
+    stamp = utc_text(utc_now())
 
     retarget = "callback_type" in changes or "callback_id" in changes
 
@@ -419,7 +402,7 @@ async def update_schedule(
     written = await facade(request).store.update(key.namespace, obj["metadata"]["uid"], change)
     if written is None:
         raise ApiProblem(404, "not_found", f"Schedule {schedule_id} not found")
-    return view(written, _now())
+    return view(written, utc_now())
 
 
 @router.delete(

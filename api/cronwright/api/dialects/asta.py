@@ -27,18 +27,18 @@ Choices where the document is silent (docs/dialect-asta.md has the full list):
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from cronwright.api.apikeys import ApiKey
-from cronwright.api.auth import Facade, facade, require
+from cronwright.api.auth import READ, WRITE, Facade, facade
 from cronwright.api.dialects import asta_jobs as jobs
 from cronwright.api.dialects.asta_registry import NameTaken, Registries, RegistryBusy
-from cronwright.api.errors import ApiProblem, field_errors, invalid
+from cronwright.api.dialects.resource_views import utc_now, utc_text
+from cronwright.api.errors import ApiProblem, error_responses, field_errors, invalid, one_line
 from cronwright.core.kube import ApiError, cronjobspec_path
 
 PREFIX = "/api/cron"
@@ -97,42 +97,30 @@ class AstaError(BaseModel):
 
 
 def render_error(problem: ApiProblem) -> JSONResponse:
-    message = problem.message
-    if problem.details:
-        message += ": " + "; ".join(f"{f}: {', '.join(m)}" for f, m in problem.details.items())
+    message = one_line(problem)
     body: dict[str, Any] = {"ok": False, "error": message, "detail": message, "code": problem.code}
     if problem.details:
         body["fields"] = problem.details
     return JSONResponse(body, status_code=problem.status)
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": AstaError, "description": text}
-    for code, text in [
-        (400, "Invalid request; `fields` names each bad field"),
-        (401, "Missing or invalid token"),
-        (403, "The token lacks a scope"),
-        (404, "No such cron job"),
-        (409, "The name is taken, or the job changed meanwhile"),
-        (429, "Rate limit exceeded"),
-        (503, "Try again shortly"),
-    ]
-}
+ERRORS = error_responses(
+    AstaError,
+    {
+        400: "Invalid request; `fields` names each bad field",
+        401: "Missing or invalid token",
+        403: "The token lacks a scope",
+        404: "No such cron job",
+        409: "The name is taken, or the job changed meanwhile",
+        429: "Rate limit exceeded",
+        503: "Try again shortly",
+    },
+)
 
 router = APIRouter(prefix=PREFIX, tags=["asta: Cron API"], responses=ERRORS)
-READ = Depends(require("read"))
-WRITE = Depends(require("write"))
 
 
 # -- helpers (thin I/O) --------------------------------------------------------------------
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _stamp() -> str:
-    return _now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _job(state: Facade, key: ApiKey, job_id: int) -> dict[str, Any]:
@@ -186,7 +174,7 @@ def _floor(state: Facade, namespace: str) -> int:
 
 @router.get("", response_model=AstaCronJobList, summary="List cron jobs")
 async def list_jobs(request: Request, key: ApiKey = READ) -> dict[str, Any]:
-    now = _now()
+    now = utc_now()
     items = facade(request).store.list(key.namespace, jobs.expressible)
     items.sort(key=lambda o: jobs.id_of(o) or 0)
     return {"cron_jobs": [jobs.view(o, now) for o in items]}
@@ -227,7 +215,7 @@ async def create(request: Request, fields: jobs.AstaJobFields, key: ApiKey = WRI
 
 @router.get("/{job_id}", response_model=AstaCronJob, summary="Get a cron job")
 async def get_job(request: Request, job_id: int, key: ApiKey = READ) -> dict[str, Any]:
-    return jobs.view(_job(facade(request), key, job_id), _now())
+    return jobs.view(_job(facade(request), key, job_id), utc_now())
 
 
 @router.put("/{job_id}", response_model=AstaUpdated, summary="Update a cron job")
@@ -262,7 +250,7 @@ async def update_job(
             raise _name_taken(taken.name) from taken
         except RegistryBusy as busy:
             raise _busy() from busy
-    stamp = _stamp()
+    stamp = utc_text(utc_now())
     try:
         written = await state.store.update(
             key.namespace, obj["metadata"]["uid"], lambda fresh: jobs.update_patch(fresh, fields, http, stamp)

@@ -10,17 +10,24 @@ the operator then needs no knowledge of channels, and kubectl shows where a run 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from cronwright.api.dialects.field_checks import CONTROL
+from cronwright.api.dialects.resource_views import (
+    DIALECT_LABEL,
+    UPDATED_ANNOTATION,
+    next_fire,
+    replacing,
+    utc_text,
+)
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 from cronwright.core.config import Config
+from cronwright.operator.planning import parse_time
 
-DIALECT_LABEL = "cronwright.io/dialect"
-UPDATED_ANNOTATION = "cronwright.io/updated-at"
 PREFIX = "asta.cronwright.io/"
 ANNOTATED = ("name", "message", "channel", "channel_target", "payload_kind", "tlg_call")
 #: Fields that are part of what a run delivers: changing one rewrites spec.http.
@@ -28,7 +35,6 @@ DELIVERED = ANNOTATED
 #: What reads show but writes cannot set; a client sending a job back as read gets them ignored.
 READ_ONLY = ("id", "user_id", "created_at", "next_run_at", "last_run_at", "last_run_status")
 RESOURCE_NAME = re.compile(r"^asta-([1-9][0-9]{0,17})$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NUL = re.compile(r"\x00")
 
 
@@ -109,7 +115,7 @@ def check(fields: AstaJobFields, config: Config, channel_needed: bool) -> dict[s
     if not fields.name.strip():
         bad("name", "Must not be blank")
     for field in ("name", "channel", "channel_target", "payload_kind", "tz", "cron_expr"):
-        if _CONTROL.search(getattr(fields, field)):
+        if CONTROL.search(getattr(fields, field)):
             bad(field, "Must not contain control characters")
     if _NUL.search(fields.message):
         bad("message", "Must not contain NUL characters")
@@ -215,39 +221,12 @@ def update_patch(
     return {"metadata": {"annotations": {**annotations_of(fields), UPDATED_ANNOTATION: stamp}}, "spec": spec}
 
 
-def replacing(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """A merge patch that turns `old` into `new` (null removes what `new` lacks); a body is
-    replaced whole, never merged."""
-    patch: dict[str, Any] = {k: None for k in old if k not in new}
-    for k, v in new.items():
-        if isinstance(v, dict) and isinstance(old.get(k), dict) and k != "body":
-            patch[k] = replacing(old[k], v)
-        else:
-            patch[k] = v
-    return patch
-
-
-def _utc(moment: str | datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def next_run(obj: dict[str, Any], now: datetime) -> str | None:
-    spec = obj["spec"]
-    if spec.get("suspend"):
-        return None
+def _utc(value: str | None) -> str | None:
+    """A time of the status as UTC text; one that cannot be read shows as null, never a 500."""
     try:
-        schedule = models.Schedule.model_validate(spec["schedule"])
-        created = datetime.fromisoformat(obj["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
-        return _utc(schedule_math.next_fire_after(schedule, now, created))
-    except (ValueError, KeyError, schedule_math.ScheduleError):
-        return None  # invalid content: the operator reports it in status
+        return utc_text(parse_time(value))
+    except ValueError:
+        return None
 
 
 def last_run(obj: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -276,7 +255,7 @@ def view(obj: dict[str, Any], now: datetime) -> dict[str, Any]:
         "payload_kind": fields.payload_kind,
         "tlg_call": fields.tlg_call,
         "created_at": obj["metadata"].get("creationTimestamp"),
-        "next_run_at": next_run(obj, now),
+        "next_run_at": utc_text(next_fire(obj, now)),
         "last_run_at": last_at,
         "last_run_status": last_status,
     }

@@ -27,16 +27,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cronwright.api.apikeys import ApiKey
-from cronwright.api.auth import facade, require
-from cronwright.api.dialects.a1base import ErrorEnvelope
+from cronwright.api.auth import READ, WRITE, facade
 from cronwright.api.dialects.resource_views import (
     DIALECT_LABEL,
     UPDATED_ANNOTATION,
@@ -44,9 +42,12 @@ from cronwright.api.dialects.resource_views import (
     next_fire,
     replacing,
     run_in_flight,
+    utc_now,
     utc_text,
 )
-from cronwright.api.errors import ApiProblem, invalid
+from cronwright.api.error_envelope import ErrorEnvelope
+from cronwright.api.error_envelope import render_error as render_error
+from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, invalid
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 from cronwright.core.config import Config
@@ -136,32 +137,20 @@ class RegistryJobTriggered(BaseModel):
     run_id: str | None
 
 
-def render_error(problem: ApiProblem) -> JSONResponse:
-    """`{"error": {"code", "message", "details"}}`: the document names status codes only, and
-    this is the envelope of the facade's other dialects (one schema in the OpenAPI too)."""
-    body: dict[str, Any] = {"code": problem.code, "message": problem.message}
-    if problem.details:
-        body["details"] = problem.details
-    return JSONResponse({"error": body}, status_code=problem.status)
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope, "description": text}
-    for code, text in [
-        (400, "Invalid request (unknown handler, bad schedule, ...)"),
-        (401, "Missing or invalid API key"),
-        (403, "The key lacks a scope"),
-        (404, "No such cron job"),
-        (409, "The job changed meanwhile"),
-        (429, "Rate limit exceeded"),
-        (500, "Internal error"),
-        (503, "API keys or the Kubernetes API cannot be reached right now"),
-    ]
-}
+#: The document names status codes only: errors come in the facade's own envelope.
+ERRORS = error_responses(
+    ErrorEnvelope,
+    {
+        400: "Invalid request (unknown handler, bad schedule, ...)",
+        404: "No such cron job",
+        409: "The job changed meanwhile",
+        500: "Internal error",
+        503: "API keys or the Kubernetes API cannot be reached right now",
+        **KEY_ERRORS,
+    },
+)
 
 router = APIRouter(prefix=PREFIX, tags=["cron-registry: cron job registry"], responses=ERRORS)
-READ = Depends(require("read"))
-WRITE = Depends(require("write"))
 
 # -- translation (pure) ------------------------------------------------------------
 
@@ -263,10 +252,6 @@ def _job(request: Request, key: ApiKey, value: str) -> dict[str, Any]:
     return obj
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @router.get("", response_model=RegistryJobList, summary="List registered cron jobs")
 async def list_jobs(
     request: Request,
@@ -274,7 +259,7 @@ async def list_jobs(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
-    now = _now()
+    now = utc_now()
     items = facade(request).store.list(key.namespace, expressible)
     start = (page - 1) * limit
     return {
@@ -300,7 +285,7 @@ async def create(request: Request, fields: RegistryJobFields, key: ApiKey = WRIT
         "spec": spec_of(fields, config),
     }
     obj = await facade(request).store.create(key.namespace, body)
-    view = summary(obj, _now())
+    view = summary(obj, utc_now())
     return {
         **{k: view[k] for k in ("job_id", "name", "schedule", "handler", "status")},
         "created_at": obj["metadata"]["creationTimestamp"],
@@ -309,7 +294,7 @@ async def create(request: Request, fields: RegistryJobFields, key: ApiKey = WRIT
 
 @router.get("/{job_id}", response_model=RegistryJob, summary="Get a cron job")
 async def get_job(request: Request, job_id: str, key: ApiKey = READ) -> dict[str, Any]:
-    return detail(_job(request, key, job_id), _now())
+    return detail(_job(request, key, job_id), utc_now())
 
 
 @router.put(
@@ -332,7 +317,7 @@ async def update_job(
         details |= handler_problems(changes["handler"], config)
     if details:
         raise invalid(details)
-    stamp = utc_text(_now())
+    stamp = utc_text(utc_now())
 
     def change(fresh: dict[str, Any]) -> dict[str, Any]:
         spec = {**fresh["spec"], "schedule": {"cron": wanted["schedule"], "timeZone": "UTC"}}
@@ -347,7 +332,7 @@ async def update_job(
     written = await facade(request).store.update(key.namespace, obj["metadata"]["uid"], change)
     if written is None:
         raise ApiProblem(404, "not_found", f"Cron job {job_id} not found")
-    view = summary(written, _now())
+    view = summary(written, utc_now())
     return {**{k: view[k] for k in ("job_id", "name", "schedule", "handler", "status")}, "updated_at": stamp}
 
 
@@ -362,7 +347,7 @@ async def delete_job(request: Request, job_id: str, key: ApiKey = WRITE) -> dict
 @router.post("/{job_id}/trigger", response_model=RegistryJobTriggered, summary="Run a cron job now")
 async def trigger(request: Request, job_id: str, key: ApiKey = WRITE) -> dict[str, Any]:
     obj = _job(request, key, job_id)
-    now = _now()
+    now = utc_now()
     triggered_at = utc_text(now)
     if trigger_refused(obj, now):
         return {"job_id": job_id, "triggered_at": triggered_at, "lock_acquired": False, "run_id": None}
@@ -371,7 +356,7 @@ async def trigger(request: Request, job_id: str, key: ApiKey = WRITE) -> dict[st
 
     def change(fresh: dict[str, Any]) -> dict[str, Any] | None:
         nonlocal refused
-        refused = trigger_refused(fresh, _now())
+        refused = trigger_refused(fresh, utc_now())
         return None if refused else {"metadata": {"annotations": {TRIGGER_ANNOTATION: value}}}
 
     written = await facade(request).store.update(key.namespace, obj["metadata"]["uid"], change)

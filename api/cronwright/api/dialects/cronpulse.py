@@ -54,7 +54,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cronwright.api import header_secrets
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import api_key_header, facade, require
-from cronwright.api.errors import ApiProblem, field_errors, invalid
+from cronwright.api.dialects.field_checks import CONTROL, is_http_url
+from cronwright.api.dialects.resource_views import DIALECT_LABEL, merge_value, next_fire, utc_now
+from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid, one_line
 from cronwright.api.projects import Projects
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
@@ -62,7 +64,6 @@ from cronwright.core import schedule as schedule_math
 PROJECTS = "/api/v1/projects"
 JOBS = "/api/v1/jobs"
 PREFIXES = (PROJECTS, JOBS)
-DIALECT_LABEL = "cronwright.io/dialect"
 NAME_ANNOTATION = "cronpulse.cronwright.io/name"
 TOLERANCE_ANNOTATION = "cronpulse.cronwright.io/heartbeat-tolerance"
 DEFAULT_TOLERANCE_MINUTES = 5
@@ -70,7 +71,6 @@ MAX_TOLERANCE_MINUTES = models.MAX_HEARTBEAT_TOLERANCE_SECONDS // 60
 MAX_BODY_BYTES = 64 * 1024
 MAX_HEADERS = 64
 MAX_HEADER_BYTES = 8 * 1024
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 LastStatus = Literal["success", "failed", "running", "down"]
@@ -162,24 +162,20 @@ class CronpulseError(BaseModel):
 
 
 def render_error(problem: ApiProblem) -> JSONResponse:
-    message = problem.message
-    if problem.details:
-        message += ": " + "; ".join(f"{f}: {', '.join(m)}" for f, m in problem.details.items())
-    return JSONResponse({"error": message}, status_code=problem.status)
+    return JSONResponse({"error": one_line(problem)}, status_code=problem.status)
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": CronpulseError, "description": text}
-    for code, text in [
-        (400, "Missing or invalid parameters"),
-        (401, "Missing or invalid API key"),
-        (403, "The key lacks a permission"),
-        (404, "Not found"),
-        (409, "The object changed meanwhile"),
-        (429, "Rate limit exceeded"),
-        (503, "API keys cannot be checked right now"),
-    ]
-}
+ERRORS = error_responses(
+    CronpulseError,
+    {
+        400: "Missing or invalid parameters",
+        404: "Not found",
+        409: "The object changed meanwhile",
+        503: "API keys cannot be checked right now",
+        **KEY_ERRORS,
+        403: "The key lacks a permission",
+    },
+)
 
 router = APIRouter(tags=["cronpulse: projects and jobs"], responses=ERRORS)
 
@@ -241,7 +237,7 @@ def check(fields: CronpulseJobFields, time_zone: str = "UTC") -> dict[str, list[
     def bad(field: str, message: str) -> None:
         details.setdefault(field, []).append(message)
 
-    if not re.match(models.URL, fields.url) or _CONTROL.search(fields.url):
+    if not is_http_url(fields.url):
         bad("url", "Must be an absolute http:// or https:// URL")
     try:
         schedule_math.validate(models.Schedule(cron=fields.schedule, time_zone=time_zone))
@@ -255,7 +251,7 @@ def check(fields: CronpulseJobFields, time_zone: str = "UTC") -> dict[str, list[
     if len(fields.headers) > MAX_HEADERS:
         bad("headers", f"At most {MAX_HEADERS} headers")
     for name, value in fields.headers.items():
-        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or _CONTROL.search(value):
+        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or CONTROL.search(value):
             bad("headers", f"Invalid header {name[:64]!r}")
         elif len(name) + len(value) > MAX_HEADER_BYTES:
             bad("headers", f"Header {name[:64]!r} is too long (at most {MAX_HEADER_BYTES} bytes)")
@@ -266,20 +262,16 @@ def check_project(name: str | None, url: str | None) -> dict[str, list[str]]:
     details: dict[str, list[str]] = {}
     if name is not None and not name.strip():
         details["name"] = ["Must not be blank"]
-    if url is not None and (not re.match(models.URL, url) or _CONTROL.search(url)):
+    if url is not None and not is_http_url(url):
         details["url"] = ["Must be an absolute http:// or https:// URL"]
     return details
 
 
 def spec_of(fields: CronpulseJobFields, job_name: str, time_zone: str = "UTC") -> dict[str, Any]:
-    clear, sensitive = header_secrets.split(fields.headers)
     http: dict[str, Any] = {"url": fields.url, "method": fields.method, "timeoutSeconds": fields.timeout}
     if fields.expectedStatusCode is not None:
         http["expectedStatusCodes"] = [fields.expectedStatusCode]
-    if clear:
-        http["headers"] = clear
-    if sensitive:
-        http["headersFrom"] = header_secrets.headers_from(job_name, sensitive)
+    http |= header_secrets.http_fields(job_name, fields.headers)
     if fields.body is not None:
         http["body"] = fields.body
     spec: dict[str, Any] = {"schedule": {"cron": fields.schedule, "timeZone": time_zone}, "http": http}
@@ -308,20 +300,9 @@ def spec_patch(old: dict[str, Any], new: dict[str, Any], headers_changed: bool) 
     fields = _HTTP_FIELDS + (_HEADER_FIELDS if headers_changed else ())
     return {
         "schedule": {"cron": new["schedule"]["cron"]},
-        "http": {k: _replaced(old_http.get(k), new["http"].get(k)) for k in fields},
+        "http": {k: merge_value(old_http.get(k), new["http"].get(k)) for k in fields},
         "heartbeat": new.get("heartbeat"),
     }
-
-
-def _replaced(old: Any, new: Any) -> Any:
-    """The merge-patch value turning `old` into `new`: objects are merged by a merge patch,
-    so keys that `new` lacks are removed explicitly."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        return {
-            **{k: None for k in old if k not in new},
-            **{k: _replaced(old.get(k), v) for k, v in new.items()},
-        }
-    return new
 
 
 def fields_of(obj: dict[str, Any], headers: dict[str, str]) -> CronpulseJobFields:
@@ -374,28 +355,16 @@ def last_status(obj: dict[str, Any]) -> str | None:
     return _activity(obj)[1]
 
 
-def next_run(obj: dict[str, Any], now: datetime) -> str | None:
-    spec = obj["spec"]
-    if spec.get("suspend"):
-        return None
-    try:
-        schedule = models.Schedule.model_validate(spec["schedule"])
-        created = _time(obj["metadata"].get("creationTimestamp")) or now
-        upcoming = schedule_math.next_fire_after(schedule, now, created)
-    except (ValueError, KeyError, schedule_math.ScheduleError):
-        return None  # invalid content: the operator reports it in status
-    return _stamp(upcoming) if upcoming else None
-
-
 def job_view(obj: dict[str, Any], headers: dict[str, str], now: datetime) -> dict[str, Any]:
     view = fields_of(obj, headers).model_dump()
     activity, _ = _activity(obj)
+    upcoming = next_fire(obj, now)
     return {
         "id": obj["metadata"]["name"],
         **view,
         "lastStatus": last_status(obj),
         "lastActivityAt": _stamp(activity) if activity else None,
-        "nextRunAt": next_run(obj, now),
+        "nextRunAt": _stamp(upcoming) if upcoming else None,
     }
 
 
@@ -421,10 +390,6 @@ def project_view(project: dict[str, Any], jobs: list[dict[str, Any]]) -> dict[st
 def _new_name() -> str:
     """cuid-like, and a valid Kubernetes name."""
     return "cl" + secrets.token_hex(12)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- projects (thin I/O) -----------------------------------------------------------
@@ -533,7 +498,7 @@ async def list_jobs(
     projectId: Annotated[str | None, Query(max_length=253)] = None,
 ) -> list[dict[str, Any]]:
     state = facade(request)
-    now = _now()
+    now = utc_now()
     jobs = [j for j in _jobs(request, key) if projectId is None or project_of(j) == projectId]
     return [job_view(j, await state.headers.headers(key.namespace, j["spec"]["http"]), now) for j in jobs]
 
@@ -560,24 +525,17 @@ async def create_job(
         },
         "spec": spec_of(fields, name),
     }
-    if sensitive:
-        await state.headers.write(key.namespace, name, sensitive)
-    try:
-        obj = await state.store.create(key.namespace, body)
-    except BaseException:
-        if sensitive:
-            await state.headers.delete(key.namespace, name)
-        raise
-    if sensitive:
-        await state.headers.write(key.namespace, name, sensitive, owner=obj)
-    return job_view(obj, {**clear, **sensitive}, _now())
+    obj = await state.headers.creating(
+        key.namespace, name, sensitive, lambda: state.store.create(key.namespace, body)
+    )
+    return job_view(obj, {**clear, **sensitive}, utc_now())
 
 
 @router.get(f"{JOBS}/{{job_id}}", response_model=CronpulseJob, summary="Get a job")
 async def get_job(request: Request, job_id: str, key: ApiKey = READ_JOBS) -> dict[str, Any]:
     obj = _job(request, key, job_id)
     headers = await facade(request).headers.headers(key.namespace, obj["spec"]["http"])
-    return job_view(obj, headers, _now())
+    return job_view(obj, headers, utc_now())
 
 
 _NOT_NULL = ("name", "projectId", "url", "method", "schedule", "heartbeat", "heartbeatTolerance", "timeout")
@@ -606,10 +564,7 @@ async def update_job(
         project = await _project_for_job(request, key, changes["projectId"])
     clear, sensitive = header_secrets.split(fields.headers)
     if "headers" in changes:
-        if sensitive:
-            await state.headers.write(key.namespace, job_id, sensitive, owner=obj)
-        else:
-            await state.headers.delete(key.namespace, job_id)
+        await state.headers.replace(key.namespace, obj, sensitive)
 
     def change(fresh: dict[str, Any]) -> dict[str, Any]:
         zone = fresh["spec"]["schedule"].get("timeZone", "UTC")
@@ -627,14 +582,13 @@ async def update_job(
     written = await state.store.update(key.namespace, obj["metadata"]["uid"], change)
     if written is None:
         raise ApiProblem(404, "not_found", f"Job {job_id} not found")
-    return job_view(written, {**clear, **sensitive}, _now())
+    return job_view(written, {**clear, **sensitive}, utc_now())
 
 
 async def _delete_job(request: Request, key: ApiKey, obj: dict[str, Any]) -> bool:
     state = facade(request)
     deleted = await state.store.delete(key.namespace, obj["metadata"]["uid"])
-    if obj["spec"]["http"].get("headersFrom"):
-        await state.headers.delete(key.namespace, obj["metadata"]["name"])
+    await state.headers.forget(key.namespace, obj)
     return deleted
 
 
@@ -656,7 +610,7 @@ async def ping(request: Request, job_id: str, key: ApiKey = WRITE_JOBS) -> dict[
     job's heartbeat (docs/heartbeat.md)."""
     state = facade(request)
     obj = _job(request, key, job_id)
-    stamp = _stamp(_now())
+    stamp = _stamp(utc_now())
     written = await state.store.update(
         key.namespace,
         obj["metadata"]["uid"],
@@ -665,4 +619,4 @@ async def ping(request: Request, job_id: str, key: ApiKey = WRITE_JOBS) -> dict[
     if written is None:
         raise ApiProblem(404, "not_found", f"Job {job_id} not found")
     headers = await state.headers.headers(key.namespace, written["spec"]["http"])
-    return job_view(written, headers, _now())
+    return job_view(written, headers, utc_now())

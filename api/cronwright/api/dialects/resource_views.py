@@ -1,8 +1,8 @@
-"""Small pure readings of a CronJobSpec shared by the agent-schedules and cron-registry views.
+"""Small pure readings and writings of a CronJobSpec shared by the dialects' views.
 
 Each dialect shows the same facts (when it runs next, when it last ran, whether a run is
-in flight) under its own field names; computing them once here keeps the two views from
-drifting apart.
+in flight) under its own field names and in its own time format, and writes its changes as
+merge patches; computing them once here keeps the views from drifting apart.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ DIALECT_LABEL = "cronwright.io/dialect"
 UPDATED_ANNOTATION = "cronwright.io/updated-at"
 
 
+def utc_now() -> datetime:
+    """The facade's clock: every view and stamp reads time as an aware UTC instant."""
+    return datetime.now(UTC)
+
+
 def utc_text(moment: datetime | None) -> str | None:
     """Seconds precision with a Z, the shape both documents print."""
     if moment is None:
@@ -31,7 +36,8 @@ def created_at(obj: dict[str, Any]) -> datetime:
 
 def next_fire(obj: dict[str, Any], now: datetime) -> datetime | None:
     """The operator's own rule for the next run, so it is right before the operator has seen
-    the job; None while suspended or when nothing is left to run."""
+    the job; None while suspended, when nothing is left to run, or for content the operator
+    refuses (it reports that in status). Each dialect formats the instant its own way."""
     spec = obj["spec"]
     if spec.get("suspend"):
         return None
@@ -96,3 +102,11 @@ def replacing(
         else:
             patch[k] = v
     return patch
+
+
+def merge_value(old: Any, new: Any) -> Any:
+    """The merge-patch value that turns the value `old` into `new`: objects are merged by a
+    merge patch, so the keys `new` lacks are removed explicitly, at every depth."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return replacing(old, new, opaque=frozenset())
+    return new
