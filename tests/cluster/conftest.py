@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.api_process import ApiProcess
@@ -62,3 +63,10 @@ def api(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     ).start()
     yield process
     process.stop()
+
+
+@pytest.fixture
+def client(api: ApiProcess, namespace: str) -> Iterator[httpx.Client]:
+    """A client of the session's facade with a read+write key for the test's namespace."""
+    with api.client(api.new_key(namespace)) as c:
+        yield c

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tests.support.api_process import ApiProcess
+from tests.support.api_process import ApiProcess, envelope_error
 from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, get, merge_patch, wait_for
 from tests.support.operator_process import OperatorProcess
@@ -30,19 +30,6 @@ def example_create(url: str) -> dict:
         "headers": {"Authorization": "Bearer token123", "Content-Type": "application/json"},
         "body": {"action": "daily_update", "params": {"user_id": "all"}},
     }
-
-
-@pytest.fixture
-def client(api: ApiProcess, namespace: str) -> httpx.Client:
-    with api.client(api.new_key(namespace)) as c:
-        yield c
-
-
-def _error(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["code"] == code and isinstance(error["message"], str)
-    return error
 
 
 def test_document_examples_round_trip(
@@ -107,7 +94,7 @@ def test_document_examples_round_trip(
 
     deleted = client.delete(f"{BASE}/{job['id']}")
     assert deleted.json() == {"id": job["id"], "deleted": True}
-    _error(client.get(f"{BASE}/{job['id']}"), 404, "not_found")
+    envelope_error(client.get(f"{BASE}/{job['id']}"), 404, "not_found")
     gone = cluster.kubectl_run("get", "cjs", "-n", namespace, "-o", "name").stdout
     assert gone.strip() == ""
     secrets = cluster.kubectl_run("get", "secrets", "-n", namespace, "-o", "name").stdout
@@ -178,7 +165,7 @@ def test_kubectl_jobs_appear_and_inexpressible_ones_do_not(
     assert item["frequency"] == "custom" and item["custom_schedule"] == "0 9 * * 1-5"
     assert item["timezone"] == "Europe/London" and item["method"] == "POST"
     interval_uid = get(cluster, namespace, "interval")["metadata"]["uid"].replace("-", "")
-    _error(client.get(f"{BASE}/crn_{interval_uid}"), 404, "not_found")
+    envelope_error(client.get(f"{BASE}/crn_{interval_uid}"), 404, "not_found")
 
 
 def test_patch_changes_only_what_a1base_expresses(
@@ -233,13 +220,13 @@ def test_patch_changes_only_what_a1base_expresses(
 def test_validation_errors_name_the_field(client: httpx.Client, change: dict, field: str) -> None:
     body = {**example_create("http://127.0.0.1:9/hook"), **change}
     body = {k: v for k, v in body.items() if not (v is None and k != "endpoint_url")}
-    error = _error(client.post(BASE, json=body), 400, "validation_error")
+    error = envelope_error(client.post(BASE, json=body), 400, "validation_error")
     assert field in error["details"], error
     assert all(isinstance(m, str) for messages in error["details"].values() for m in messages)
 
 
 def test_malformed_json_and_bad_queries_are_400(client: httpx.Client) -> None:
-    error = _error(
+    error = envelope_error(
         client.post(BASE, content=b"{not json", headers={"Content-Type": "application/json"}),
         400,
         "validation_error",
@@ -252,7 +239,7 @@ def test_malformed_json_and_bad_queries_are_400(client: httpx.Client) -> None:
         ({"limit": "many"}, "limit"),
         ({"status": "gone"}, "status"),
     ]:
-        assert field in _error(client.get(BASE, params=params), 400, "validation_error")["details"]
+        assert field in envelope_error(client.get(BASE, params=params), 400, "validation_error")["details"]
 
 
 def test_pagination_edges(client: httpx.Client) -> None:
@@ -276,22 +263,22 @@ def test_auth_tenancy_and_rate_limit(api: ApiProcess, cluster: Cluster, namespac
     mine, theirs = api.new_key(namespace), api.new_key(other)
     with api.client(mine) as a, api.client(theirs) as b:
         job = a.post(BASE, json=example_create("http://127.0.0.1:9/hook")).json()
-        _error(b.get(f"{BASE}/{job['id']}"), 404, "not_found")
-        _error(b.delete(f"{BASE}/{job['id']}"), 404, "not_found")
+        envelope_error(b.get(f"{BASE}/{job['id']}"), 404, "not_found")
+        envelope_error(b.delete(f"{BASE}/{job['id']}"), 404, "not_found")
         assert b.get(BASE).json()["meta"]["total"] == 0
         assert a.get(f"{BASE}/{job['id']}").status_code == 200, "the other tenant changed nothing"
 
     with api.client(None) as anonymous:
-        _error(anonymous.get(BASE), 401, "unauthorized")
+        envelope_error(anonymous.get(BASE), 401, "unauthorized")
     with api.client(mine[:-4] + "AAAA") as wrong:
-        _error(wrong.get(BASE), 401, "unauthorized")
+        envelope_error(wrong.get(BASE), 401, "unauthorized")
     with api.client(api.new_key(namespace, ("read",))) as reader:
         assert reader.get(BASE).status_code == 200
-        _error(reader.post(BASE, json=example_create("http://127.0.0.1:9/hook")), 403, "forbidden")
+        envelope_error(reader.post(BASE, json=example_create("http://127.0.0.1:9/hook")), 403, "forbidden")
     with api.client(api.new_key(namespace, rate_per_second=0.2, rate_burst=2)) as slow:
         assert [slow.get(BASE).status_code for _ in range(2)] == [200, 200]
         limited = slow.get(BASE)
-        _error(limited, 429, "rate_limited")
+        envelope_error(limited, 429, "rate_limited")
         assert int(limited.headers["Retry-After"]) >= 1
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.support.api_process import ApiProcess
+from tests.support.api_process import ApiProcess, envelope_error
 from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, get, wait_for
 from tests.support.operator_process import OperatorProcess
@@ -42,19 +42,6 @@ DELAYED = {
     "callback_type": "workflow",
     "callback_id": "workflow-123",
 }
-
-
-@pytest.fixture
-def client(api: ApiProcess, namespace: str) -> httpx.Client:
-    with api.client(api.new_key(namespace)) as c:
-        yield c
-
-
-def _error(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["code"] == code and isinstance(error["message"], str)
-    return error
 
 
 def test_document_examples(cluster: Cluster, namespace: str, client: httpx.Client) -> None:
@@ -129,9 +116,9 @@ def test_document_examples(cluster: Cluster, namespace: str, client: httpx.Clien
 
     deleted = client.delete(f"{BASE}/{cron_id}")
     assert deleted.status_code == 200 and deleted.json() == {"id": cron_id, "deleted": True}
-    _error(client.get(f"{BASE}/{cron_id}"), 404, "not_found")
-    _error(client.put(f"{BASE}/{cron_id}", json={"status": "active"}), 404, "not_found")
-    _error(client.delete(f"{BASE}/{cron_id}"), 404, "not_found")
+    envelope_error(client.get(f"{BASE}/{cron_id}"), 404, "not_found")
+    envelope_error(client.put(f"{BASE}/{cron_id}", json={"status": "active"}), 404, "not_found")
+    envelope_error(client.delete(f"{BASE}/{cron_id}"), 404, "not_found")
 
 
 def test_webhook_runs_reach_the_target_and_show_as_executions(
@@ -228,8 +215,8 @@ def test_kubectl_jobs_of_an_agent_appear_and_others_do_not(
     item = listed[0]
     assert (item["name"], item["type"], item["cron_expression"]) == ("from-kubectl", "cron", "*/5 * * * *")
     assert (item["callback_type"], item["callback_id"]) == ("webhook", "http://127.0.0.1:9/x")
-    _error(client.get(f"{BASE}/interval"), 404, "not_found")
-    _error(client.get("/api/agents/agent-8/schedules/from-kubectl"), 404, "not_found")
+    envelope_error(client.get(f"{BASE}/interval"), 404, "not_found")
+    envelope_error(client.get("/api/agents/agent-8/schedules/from-kubectl"), 404, "not_found")
     renamed = client.put(f"{BASE}/from-kubectl", json={"name": "Renamed"}).json()
     assert renamed["name"] == "Renamed" and renamed["callback_id"] == "http://127.0.0.1:9/x"
     http = get(cluster, namespace, "from-kubectl")["spec"]["http"]
@@ -259,7 +246,7 @@ def test_kubectl_jobs_of_an_agent_appear_and_others_do_not(
 )
 def test_invalid_schedule_data_is_400_naming_the_field(client: httpx.Client, sent: dict, field: str) -> None:
     body = {k: v for k, v in sent.items() if v is not None}
-    error = _error(client.post(BASE, json=body), 400, "validation_error")
+    error = envelope_error(client.post(BASE, json=body), 400, "validation_error")
     assert field in error["details"], error
 
 
@@ -271,17 +258,17 @@ def test_invalid_updates_filters_and_agent_ids(client: httpx.Client) -> None:
         ({"status": "completed"}, "status"),
         ({"name": None}, "name"),
     ]:
-        error = _error(client.put(f"{BASE}/{made['id']}", json=change), 400, "validation_error")
+        error = envelope_error(client.put(f"{BASE}/{made['id']}", json=change), 400, "validation_error")
         assert field in error["details"], error
     assert client.get(f"{BASE}/{made['id']}").json()["cron_expression"] == "0 9 * * *", "nothing changed"
     for params, field in [({"status": "gone"}, "status"), ({"type": "hourly"}, "type")]:
-        assert field in _error(client.get(BASE, params=params), 400, "validation_error")["details"]
+        assert field in envelope_error(client.get(BASE, params=params), 400, "validation_error")["details"]
     assert (
         "agent_id"
-        in _error(client.get("/api/agents/bad%20agent/schedules"), 400, "validation_error")["details"]
+        in envelope_error(client.get("/api/agents/bad%20agent/schedules"), 400, "validation_error")["details"]
     )
-    _error(client.get(f"{BASE}/schedule-000000000000"), 404, "not_found")
-    _error(client.get(f"/api/agents/agent-8/schedules/{made['id']}"), 404, "not_found")
+    envelope_error(client.get(f"{BASE}/schedule-000000000000"), 404, "not_found")
+    envelope_error(client.get(f"/api/agents/agent-8/schedules/{made['id']}"), 404, "not_found")
 
 
 def test_auth_and_tenancy(api: ApiProcess, cluster: Cluster, namespace: str) -> None:
@@ -289,12 +276,12 @@ def test_auth_and_tenancy(api: ApiProcess, cluster: Cluster, namespace: str) -> 
     cluster.kubectl_run("create", "namespace", other)
     with api.client(api.new_key(namespace)) as mine, api.client(api.new_key(other)) as theirs:
         made = mine.post(BASE, json=CRON).json()
-        _error(theirs.get(f"{BASE}/{made['id']}"), 404, "not_found")
-        _error(theirs.delete(f"{BASE}/{made['id']}"), 404, "not_found")
+        envelope_error(theirs.get(f"{BASE}/{made['id']}"), 404, "not_found")
+        envelope_error(theirs.delete(f"{BASE}/{made['id']}"), 404, "not_found")
         assert theirs.get(BASE).json() == {"schedules": []}
     with api.client(None) as anonymous:
-        _error(anonymous.get(BASE), 401, "unauthorized")
+        envelope_error(anonymous.get(BASE), 401, "unauthorized")
     with api.client(api.new_key(namespace, ("read",))) as reader:
         assert reader.get(BASE).status_code == 200
-        _error(reader.post(BASE, json=CRON), 403, "forbidden")
-        _error(reader.put(f"{BASE}/{made['id']}", json={"status": "paused"}), 403, "forbidden")
+        envelope_error(reader.post(BASE, json=CRON), 403, "forbidden")
+        envelope_error(reader.put(f"{BASE}/{made['id']}", json={"status": "paused"}), 403, "forbidden")

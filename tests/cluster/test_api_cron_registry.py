@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.api_process import ApiProcess
+from tests.support.api_process import ApiProcess, envelope_error
 from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, get, merge_patch, status, wait_for
 from tests.support.operator_process import OperatorProcess
@@ -68,13 +68,6 @@ def client(registry_api: ApiProcess, namespace: str) -> Iterator[httpx.Client]:
         yield c
 
 
-def _error(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["code"] == code and isinstance(error["message"], str)
-    return error
-
-
 def test_document_examples(cluster: Cluster, namespace: str, client: httpx.Client) -> None:
     created = client.post(BASE, json=EXAMPLE)
     assert created.status_code == 201, created.text
@@ -120,8 +113,8 @@ def test_document_examples(cluster: Cluster, namespace: str, client: httpx.Clien
 
     deleted = client.delete(f"{BASE}/{job['job_id']}")
     assert deleted.json() == {"deleted": True, "job_id": job["job_id"]}
-    _error(client.get(f"{BASE}/{job['job_id']}"), 404, "not_found")
-    _error(client.post(f"{BASE}/{job['job_id']}/trigger"), 404, "not_found")
+    envelope_error(client.get(f"{BASE}/{job['job_id']}"), 404, "not_found")
+    envelope_error(client.post(f"{BASE}/{job['job_id']}/trigger"), 404, "not_found")
     assert client.get(BASE).json()["pagination"]["total"] == 0
 
 
@@ -227,9 +220,9 @@ def test_kubectl_jobs_appear_and_inexpressible_ones_do_not(
     item = listed["data"][0]
     assert item == {**item, "job_id": "from_kubectl", "name": "from-kubectl", "schedule": "*/5 * * * *"}
     assert item["handler"] is None
-    _error(client.get(f"{BASE}/interval"), 404, "not_found")
-    _error(client.get(f"{BASE}/new_york"), 404, "not_found")
-    _error(client.get(f"{BASE}/from-kubectl"), 404, "not_found")
+    envelope_error(client.get(f"{BASE}/interval"), 404, "not_found")
+    envelope_error(client.get(f"{BASE}/new_york"), 404, "not_found")
+    envelope_error(client.get(f"{BASE}/from-kubectl"), 404, "not_found")
     kept = client.put(f"{BASE}/from_kubectl", json={"schedule": "*/10 * * * *"})
     assert kept.status_code == 200, kept.text
     spec = get(cluster, namespace, "from-kubectl")["spec"]
@@ -265,7 +258,7 @@ def test_pagination(client: httpx.Client) -> None:
     ],
 )
 def test_invalid_requests_are_400_naming_the_field(client: httpx.Client, sent: dict, field: str) -> None:
-    error = _error(client.post(BASE, json=sent), 400, "validation_error")
+    error = envelope_error(client.post(BASE, json=sent), 400, "validation_error")
     assert field in error["details"], error
 
 
@@ -276,12 +269,12 @@ def test_invalid_updates_and_queries(client: httpx.Client) -> None:
         ({"schedule": "61 * * * *"}, "schedule"),
         ({"enabled": None}, "enabled"),
     ]:
-        error = _error(client.put(f"{BASE}/{job['job_id']}", json=change), 400, "validation_error")
+        error = envelope_error(client.put(f"{BASE}/{job['job_id']}", json=change), 400, "validation_error")
         assert field in error["details"], error
     assert client.get(f"{BASE}/{job['job_id']}").json()["schedule"] == "0 8 * * *", "nothing changed"
     for params, field in [({"page": 0}, "page"), ({"limit": 101}, "limit"), ({"limit": "all"}, "limit")]:
-        assert field in _error(client.get(BASE, params=params), 400, "validation_error")["details"]
-    error = _error(
+        assert field in envelope_error(client.get(BASE, params=params), 400, "validation_error")["details"]
+    error = envelope_error(
         client.post(BASE, content=b"{not json", headers={"Content-Type": "application/json"}),
         400,
         "validation_error",
@@ -295,15 +288,15 @@ def test_auth_and_tenancy(registry_api: ApiProcess, cluster: Cluster, namespace:
     with registry_api.client(registry_api.new_key(namespace)) as mine:
         job = mine.post(BASE, json=EXAMPLE).json()
     with registry_api.client(registry_api.new_key(other)) as theirs:
-        _error(theirs.get(f"{BASE}/{job['job_id']}"), 404, "not_found")
-        _error(theirs.post(f"{BASE}/{job['job_id']}/trigger"), 404, "not_found")
+        envelope_error(theirs.get(f"{BASE}/{job['job_id']}"), 404, "not_found")
+        envelope_error(theirs.post(f"{BASE}/{job['job_id']}/trigger"), 404, "not_found")
         assert theirs.get(BASE).json()["pagination"]["total"] == 0
     with registry_api.client(None) as anonymous:
-        _error(anonymous.get(BASE), 401, "unauthorized")
+        envelope_error(anonymous.get(BASE), 401, "unauthorized")
     with registry_api.client(registry_api.new_key(namespace, ("read",))) as reader:
         assert reader.get(f"{BASE}/{job['job_id']}").status_code == 200
-        _error(reader.post(f"{BASE}/{job['job_id']}/trigger"), 403, "forbidden")
-        _error(reader.delete(f"{BASE}/{job['job_id']}"), 403, "forbidden")
+        envelope_error(reader.post(f"{BASE}/{job['job_id']}/trigger"), 403, "forbidden")
+        envelope_error(reader.delete(f"{BASE}/{job['job_id']}"), 403, "forbidden")
 
 
 def test_jobs_of_other_dialects_show_up_when_expressible(client: httpx.Client) -> None:

@@ -79,3 +79,12 @@ def api_with_settings(name: str, settings: Mapping[str, Any]) -> Any:
             yield process
 
     return facade
+
+
+def envelope_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The `{"error": {"code", "message", "details"?}}` answer of a1base, agent-schedules and
+    cron-registry, checked for its status and code."""
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code and isinstance(error["message"], str)
+    return error
