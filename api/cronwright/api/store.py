@@ -8,6 +8,7 @@ tombstone), so a client always reads its own writes even before the watch catche
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import logging
@@ -28,11 +29,21 @@ def uid_of(obj: dict[str, Any]) -> str:
     return obj["metadata"]["uid"]
 
 
+def _order_key(obj: dict[str, Any]) -> tuple[str, str, str]:
+    """Where an object stands in its namespace's listing (oldest first; lists read it
+    backwards). Creation time and name never change, so an object never moves."""
+    meta = obj["metadata"]
+    return meta.get("creationTimestamp", ""), meta["name"], meta["uid"]
+
+
 class Store:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
         self._by_uid: dict[str, dict[str, Any]] = {}
         self._names: dict[tuple[str, str], str] = {}
+        #: Per namespace, the order lists are given in, kept as objects come and go: a list
+        #: request then costs its own namespace's filter, not a sort of every tenant's jobs.
+        self._ordered: dict[str, list[tuple[str, str, str]]] = {}
         self._tombstones: set[str] = set()
         self._resource_version = ""
         self._task: asyncio.Task[None] | None = None
@@ -50,12 +61,20 @@ class Store:
         self._by_uid[uid] = obj
         meta = obj["metadata"]
         self._names[(meta["namespace"], meta["name"])] = uid
+        if current is None:
+            bisect.insort(self._ordered.setdefault(meta["namespace"], []), _order_key(obj))
 
     def _drop(self, obj: dict[str, Any]) -> None:
         uid = uid_of(obj)
         self._tombstones.add(uid)
-        self._by_uid.pop(uid, None)
+        current = self._by_uid.pop(uid, None)
         meta = obj["metadata"]
+        if current is not None:
+            ordered = self._ordered.get(meta["namespace"], [])
+            key = _order_key(current)
+            at = bisect.bisect_left(ordered, key)
+            if at < len(ordered) and ordered[at] == key:
+                del ordered[at]
         if self._names.get((meta["namespace"], meta["name"])) == uid:
             del self._names[(meta["namespace"], meta["name"])]
 
@@ -63,11 +82,8 @@ class Store:
         self, namespace: str, keep: Callable[[dict[str, Any]], bool] = lambda _: True
     ) -> list[dict[str, Any]]:
         """Newest first, as the documented APIs list."""
-        items = [o for o in self._by_uid.values() if o["metadata"]["namespace"] == namespace and keep(o)]
-        items.sort(
-            key=lambda o: (o["metadata"].get("creationTimestamp", ""), o["metadata"]["name"]), reverse=True
-        )
-        return items
+        by_uid = self._by_uid
+        return [obj for _, _, uid in reversed(self._ordered.get(namespace, ())) if keep(obj := by_uid[uid])]
 
     def get_by_uid(self, namespace: str, uid: str) -> dict[str, Any] | None:
         obj = self._by_uid.get(uid)
