@@ -23,6 +23,14 @@ def _arrival_offsets(requests: list) -> list[float]:
     return [r.at - parse_time(r.scheduled).timestamp() for r in requests]
 
 
+def _on_time(requests: list) -> bool:
+    """Never early; after the first, never more than LATE behind. The first run of a new
+    resource may be due before its claim (its first status write) is through, so it may
+    trail by what that write took on a busy API server."""
+    offsets = _arrival_offsets(requests)
+    return all(offset >= 0 for offset in offsets) and all(offset < LATE for offset in offsets[1:])
+
+
 def test_every_sends_the_described_request(
     cluster: Cluster, namespace: str, receiver: Receiver, operator: OperatorProcess
 ) -> None:
@@ -69,7 +77,7 @@ def test_every_sends_the_described_request(
     assert len(set(keys)) == 3, "each run has its own idempotency key"
     scheduled = [parse_time(r.scheduled) for r in requests]
     assert [b - a for a, b in itertools.pairwise(scheduled)] == [timedelta(seconds=1)] * 2
-    assert all(0 <= offset < LATE for offset in _arrival_offsets(requests))
+    assert _on_time(requests), _arrival_offsets(requests)
 
     def recorded() -> dict | None:
         current = status(cluster, namespace, "every-second")
@@ -94,7 +102,7 @@ def test_cron_with_seconds_field_fires_on_matching_seconds(
     )
     seconds = [parse_time(r.scheduled).second for r in requests]
     assert all(s % 2 == 0 for s in seconds), seconds
-    assert all(0 <= offset < LATE for offset in _arrival_offsets(requests))
+    assert _on_time(requests), _arrival_offsets(requests)
 
 
 def test_wall_clock_forms_fire_at_the_next_minute_in_their_zones(
