@@ -73,6 +73,15 @@ class Problem:
         return f"{self.field}: {self.message}"
 
 
+class ContentProblem(Exception):
+    """Bad content a run runs into (a missing Secret, a run object the API server refuses):
+    the run fails and the resource is Invalid, naming `field`, until a run goes through."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.problem = Problem(field, message)
+
+
 def parse_spec(raw: dict[str, Any]) -> CronJobSpecSpec | Problem:
     """The spec, or the first thing wrong with it that the CRD schema let through."""
     try:

@@ -45,7 +45,7 @@ from cronwright.operator import http_executor, planning, workflow_objects
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
-from cronwright.operator.planning import ClaimVerdict, Problem
+from cronwright.operator.planning import ClaimVerdict, ContentProblem, Problem
 from cronwright.operator.secrets import SecretCache, SecretProblem
 from cronwright.operator.workflow_objects import RunIdentity, Verdict
 from cronwright.operator.workflow_runs import Refused, RunObjects
@@ -669,15 +669,7 @@ class Scheduler:
                 else None
             )
         except SecretProblem as problem:
-            self._flag_secret_problem(entry, problem)
-            return RunRecord(
-                id=rid,
-                scheduled_time=due,
-                start_time=start,
-                result=RunResult.Failed,
-                trigger=trigger,
-                error=str(problem),
-            )
+            return self._content_problem(entry, problem, "SecretNotFound", rid, due, start, trigger)
         request = http_executor.plan_from_target(
             target,
             spec.retry,
@@ -748,25 +740,9 @@ class Scheduler:
             try:
                 created = await self.workflows.create(body, workflow_objects.manifest_field(target))
             except Refused as refused:
-                entry.run_problem = Problem(refused.field, refused.message)
-                self.events.post(entry.meta, "Warning", "RunObjectRefused", str(refused))
-                return RunRecord(
-                    id=rid,
-                    scheduled_time=due,
-                    start_time=start,
-                    result=RunResult.Failed,
-                    trigger=trigger,
-                    error=str(refused),
-                )
+                return self._content_problem(entry, refused, "RunObjectRefused", rid, due, start, trigger)
             except WRITE_FAILURES as error:
-                return RunRecord(
-                    id=rid,
-                    scheduled_time=due,
-                    start_time=start,
-                    result=RunResult.Failed,
-                    trigger=trigger,
-                    error=f"creating the run object failed: {error}",
-                )
+                return _not_started(rid, due, start, trigger, f"creating the run object failed: {error}")
             ref = workflow_objects.reference(created, rid, scheduled_time=due, trigger=trigger)
             entry.objects[rid] = ref
             await self._list_active(entry, rid, ref)
@@ -814,12 +790,22 @@ class Scheduler:
         except (Refused, *WRITE_FAILURES) as error:
             log.warning("replaced run object %s of %s/%s not deleted: %s", ref.name, *entry.key, error)
 
-    def _flag_secret_problem(self, entry: Entry, problem: SecretProblem) -> None:
-        """A missing Secret is bad content: the run's result write marks the resource
-        Invalid with a condition naming the field; the schedule stays, so the next run
-        succeeds (and clears it) once the Secret exists."""
-        entry.run_problem = Problem(problem.field, str(problem).split(": ", 1)[-1])
-        self.events.post(entry.meta, "Warning", "SecretNotFound", str(problem))
+    def _content_problem(
+        self,
+        entry: Entry,
+        problem: ContentProblem,
+        reason: str,
+        rid: str,
+        due: datetime,
+        start: datetime,
+        trigger: Trigger,
+    ) -> RunRecord:
+        """Bad content found at run time (a missing Secret, a refused run object): the run
+        fails, its result write marks the resource Invalid with a condition naming the
+        field, and the schedule stays, so a later run clears it once the content is fixed."""
+        entry.run_problem = problem.problem
+        self.events.post(entry.meta, "Warning", reason, str(problem))
+        return _not_started(rid, due, start, trigger, str(problem))
 
     async def _finish(
         self,
@@ -979,6 +965,13 @@ def _describe_target(spec: CronJobSpecSpec) -> str:
         return f"{spec.workflow.template_ref.kind}/{spec.workflow.template_ref.name}"
     manifest = spec.workflow.manifest or {}
     return f"{manifest.get('kind', '?')} ({manifest.get('apiVersion', '?')})"
+
+
+def _not_started(rid: str, due: datetime, start: datetime, trigger: Trigger, error: str) -> RunRecord:
+    """A run that failed before its request or run object went out."""
+    return RunRecord(
+        id=rid, scheduled_time=due, start_time=start, result=RunResult.Failed, trigger=trigger, error=error
+    )
 
 
 def _plain(ref: ObjectRef) -> ObjectRef:

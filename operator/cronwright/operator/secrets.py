@@ -11,16 +11,13 @@ import time
 
 from cronwright.core.kube import ApiError, Kube
 from cronwright.core.models import SecretKeyRef
+from cronwright.operator.planning import ContentProblem
 
 TTL_SECONDS = 10.0
 
 
-class SecretProblem(Exception):
-    """A referenced Secret or key is missing; `field` names the spec field to fix."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
+class SecretProblem(ContentProblem):
+    """A referenced Secret or key is missing."""
 
 
 class SecretCache:

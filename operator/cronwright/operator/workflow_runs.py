@@ -21,7 +21,7 @@ import httpx
 from cronwright.core.kube import ApiError, Kube, api_base
 from cronwright.core.models import ObjectRef, ResultRule
 from cronwright.operator import workflow_objects
-from cronwright.operator.planning import parse_time
+from cronwright.operator.planning import ContentProblem, parse_time
 from cronwright.operator.workflow_objects import Judgement, Verdict
 
 log = logging.getLogger(__name__)
@@ -34,14 +34,8 @@ TRANSIENT = frozenset({429, 500, 502, 503, 504})
 CREATE_BACKOFF = (0.5, 1.0, 2.0, 4.0)
 
 
-class Refused(Exception):
-    """The API server will not create this run object (forbidden, unknown kind, invalid):
-    bad content of the spec, named by `field`."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class Refused(ContentProblem):
+    """The API server will not create this run object (forbidden, unknown kind, invalid)."""
 
 
 @dataclass(frozen=True)
