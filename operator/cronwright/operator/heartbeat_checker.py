@@ -72,6 +72,10 @@ class HeartbeatChecker:
             verdict = heartbeat.judge(spec, status, annotations, entry.created, now)
             return heartbeat.status_patch(status, verdict, int(obj["metadata"].get("generation", 1)), now)
 
+        if compute(entry.obj) is None:
+            # Judged on the book's copy: no change, so no turn at the entry's lock and the
+            # write slots that run results are waiting for.
+            return verdict.state
         try:
             written = await self.scheduler.write_status(entry, compute)
         except Gone:
