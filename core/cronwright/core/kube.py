@@ -12,13 +12,15 @@ import asyncio
 import json
 import os
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+from kubernetes.config import incluster_config
 
 from cronwright.core import models
 from cronwright.core.version import VERSION
@@ -68,18 +70,40 @@ class Credentials:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
 
-def load_credentials(kubeconfig: str | None = None) -> Credentials:
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def bare_token(value: str | None) -> str | None:
+    """The token alone, whatever scheme word the loader put before it.
+
+    The kubeconfig loader stores ``"Bearer <token>"`` but the in-cluster loader stores
+    ``"bearer <token>"``; sending either prefix again gives ``Bearer bearer <jwt>``, which
+    every API server answers with 401."""
+    if not value:
+        return None
+    scheme, _, rest = value.strip().partition(" ")
+    return rest.strip() if rest and scheme.lower() == "bearer" else value.strip()
+
+
+def load_credentials(
+    kubeconfig: str | None = None,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    service_account_dir: Path = SERVICE_ACCOUNT_DIR,
+) -> Credentials:
     """kubeconfig (explicit, $KUBECONFIG or ~/.kube/config) or the in-cluster service account."""
     cfg = k8s_client.Configuration()
-    if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
-        k8s_config.load_incluster_config(client_configuration=cfg)
+    if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in environ:
+        incluster_config.InClusterConfigLoader(
+            token_filename=str(service_account_dir / "token"),
+            cert_filename=str(service_account_dir / "ca.crt"),
+            environ=environ,
+        ).load_and_set(cfg)
     else:
         # Read $KUBECONFIG now: the kubernetes package only looks at it when first imported.
-        path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+        path = kubeconfig or environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
         k8s_config.load_kube_config(config_file=path, client_configuration=cfg)
-    token = cfg.api_key.get("authorization") or cfg.api_key.get("BearerToken")
-    if token and token.startswith("Bearer "):
-        token = token.removeprefix("Bearer ")
+    token = bare_token(cfg.api_key.get("authorization") or cfg.api_key.get("BearerToken"))
     return Credentials(
         host=cfg.host.rstrip("/"),
         ca_path=cfg.ssl_ca_cert,

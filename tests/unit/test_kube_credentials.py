@@ -1,0 +1,66 @@
+"""How the client proves who it is: the Authorization header it builds from each loader.
+
+The in-cluster loader of the `kubernetes` package stores ``"bearer " + token`` (lower
+case). Stripping only ``"Bearer "`` once sent ``Bearer bearer <jwt>`` from every pod, and
+the chart's operator and facade crash-looped on 401.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cronwright.core.kube import bare_token, load_credentials
+
+JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJl"
+
+
+@pytest.fixture
+def service_account(tmp_path: Path) -> Path:
+    (tmp_path / "token").write_text(JWT)
+    (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    return tmp_path
+
+
+def test_in_cluster_credentials_send_the_bare_token(service_account: Path) -> None:
+    environ = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    credentials = load_credentials(environ=environ, service_account_dir=service_account)
+    assert credentials.headers() == {"Authorization": f"Bearer {JWT}"}
+    assert credentials.host == "https://10.96.0.1:443"
+    assert credentials.ca_path == str(service_account / "ca.crt")
+
+
+def test_kubeconfig_token_is_sent_once(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+                "users": [{"name": "u", "user": {"token": JWT}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    credentials = load_credentials(str(kubeconfig), environ={})
+    assert credentials.headers() == {"Authorization": f"Bearer {JWT}"}
+
+
+@pytest.mark.parametrize(
+    ("stored", "token"),
+    [
+        (f"bearer {JWT}", JWT),
+        (f"Bearer {JWT}", JWT),
+        (f"BEARER {JWT}\n", JWT),
+        (JWT, JWT),
+        (f"{JWT}\n", JWT),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_bare_token(stored: str | None, token: str | None) -> None:
+    assert bare_token(stored) == token
