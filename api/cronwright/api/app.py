@@ -29,6 +29,8 @@ class ApiSettings:
     keys_namespace: str = "cronwright-system"
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 40
+    #: How long a key lookup is trusted (docs/security.md, "Revoking a key").
+    key_cache_seconds: float = 5.0
     #: Named targets (cron-registry handlers, asta channels) from the settings file.
     config: Config = field(default_factory=Config)
 
@@ -46,7 +48,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         await store.start()
         app.state.facade = Facade(
             store=store,
-            keys=KeyStore(kube, settings.keys_namespace),
+            keys=KeyStore(kube, settings.keys_namespace, ttl=settings.key_cache_seconds),
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             headers=HeaderSecrets(kube),
             config=settings.config,
