@@ -290,6 +290,10 @@ class KeyStore:
         self._cache: dict[str, _Entry] = {}
         self._inflight: dict[str, asyncio.Future[_Entry]] = {}
 
+    def size(self) -> int:
+        """Key lookups remembered (hits and misses, expired ones until evicted)."""
+        return len(self._cache)
+
     async def authenticate(self, plaintext: str | None) -> ApiKey | None:
         if not plaintext or (key_id := parse_key(plaintext)) is None:
             return None

@@ -56,7 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cronwright.api import header_secrets
 from cronwright.api.apikeys import ApiKey
-from cronwright.api.auth import Facade, api_key_header, facade, require
+from cronwright.api.auth import X_API_KEY, Facade, facade, require
 from cronwright.api.dialects.field_checks import CONTROL, is_http_url
 from cronwright.api.dialects.resource_views import DIALECT_LABEL, merge_value, next_fire, utc_now
 from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid, one_line
@@ -185,7 +185,7 @@ router = APIRouter(tags=["cronpulse: projects and jobs"], responses=ERRORS)
 
 def _permission(scope: str) -> Any:
     generic = scope.split(":", 1)[0]  # "read" or "write", as the other dialects' keys have
-    return Depends(require(scope, credential=api_key_header, also=(generic,)))
+    return Depends(require(scope, header=X_API_KEY, also=(generic,)))
 
 
 READ_PROJECTS = _permission("read:projects")
