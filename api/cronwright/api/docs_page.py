@@ -40,16 +40,18 @@ _FILES = {
 _SOURCE_MAP = re.compile(rb"/\*# sourceMappingURL=[^*]*\*/\s*$")
 
 
-@cache
 def asset(name: str) -> Asset | None:
-    """A Swagger UI file by name, or None for any other name (no path ever reaches the disk)."""
-    media_type = _FILES.get(name)
-    if media_type is None:
-        return None
+    """A Swagger UI file by name, or None for any other name (no path ever reaches the disk,
+    and names nobody serves are not remembered)."""
+    return _load(name) if name in _FILES else None
+
+
+@cache
+def _load(name: str) -> Asset:
     body = (resources.files("fastapi_offline") / "static" / name).read_bytes()
     if name.endswith(".css"):
         body = _SOURCE_MAP.sub(b"", body)
-    return Asset(media_type, body)
+    return Asset(_FILES[name], body)
 
 
 def page(openapi_url: str, title: str) -> HTMLResponse:
