@@ -28,10 +28,11 @@ CRON = {
     "callback_id": "workflow-456",
     "status": "active",
 }
+DOCUMENT_ONCE_TIME = "2024-12-20T15:00:00Z"  # has passed: refused (docs/dialect-agent-schedules.md)
 ONCE = {
     "name": "Send Reminder",
     "type": "once",
-    "next_run": "2024-12-20T15:00:00Z",
+    "next_run": f"{datetime.now(UTC).year + 1}-12-20T15:00:00Z",  # the document's, a year ahead
     "callback_type": "workflow",
     "callback_id": "workflow-789",
 }
@@ -173,6 +174,11 @@ def test_a_one_shot_runs_once_and_completes(
     assert [s["id"] for s in client.get(BASE, params={"status": "completed"}).json()["schedules"]] == [
         made["id"]
     ]
+    # Its time has passed, yet sending the schedule back unchanged (here to rename it) is fine.
+    sent_back = {k: done[k] for k in ("name", "type", "next_run", "callback_type", "callback_id")}
+    renamed = client.put(f"{BASE}/{made['id']}", json={**sent_back, "name": "Sent"})
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["name"] == "Sent" and renamed.json()["next_run"] == soon
 
 
 def test_a_workflow_callback_runs_the_named_template_and_shows_its_result(
@@ -233,6 +239,7 @@ def test_kubectl_jobs_of_an_agent_appear_and_others_do_not(
         ({**CRON, "type": "weekly"}, "type"),
         ({**ONCE, "next_run": "tomorrow"}, "next_run"),
         ({**ONCE, "next_run": None}, "next_run"),
+        ({**ONCE, "next_run": DOCUMENT_ONCE_TIME}, "next_run"),
         ({**DELAYED, "delay_seconds": 0}, "delay_seconds"),
         ({**DELAYED, "delay_seconds": "soon"}, "delay_seconds"),
         ({**CRON, "delay_seconds": 60}, "delay_seconds"),
@@ -255,6 +262,7 @@ def test_invalid_updates_filters_and_agent_ids(client: httpx.Client) -> None:
     for change, field in [
         ({"cron_expression": "nope"}, "cron_expression"),
         ({"type": "once"}, "next_run"),
+        ({"type": "once", "next_run": DOCUMENT_ONCE_TIME}, "next_run"),
         ({"status": "completed"}, "status"),
         ({"name": None}, "name"),
     ]:

@@ -169,3 +169,27 @@ def test_list_shows_ids_but_never_hashes(cluster: Cluster, namespace: str, keys_
     for plaintext in (first, second):
         assert hash_key(plaintext) not in result.stdout
         assert plaintext[17:] not in result.stdout
+
+
+def test_create_refuses_a_missing_namespace_unless_asked_to_create_it(
+    cluster: Cluster, namespace: str, keys_namespace: str
+) -> None:
+    missing = f"{namespace}-none"
+    refused = cli(cluster, keys_namespace, "create", "--namespace", missing)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert (
+        f"namespace '{missing}' does not exist" in refused.stderr and "--create-namespace" in refused.stderr
+    )
+    listed = cli(cluster, keys_namespace, "list")
+    assert listed.stdout.splitlines()[1:] == [], "no key was stored"
+
+    made = cli(cluster, keys_namespace, "create", "--namespace", missing, "--create-namespace")
+    assert made.returncode == 0, made.stderr
+    [key] = authenticate(cluster, keys_namespace, made.stdout.strip())
+    assert key is not None and key.namespace == missing
+    created = json.loads(cluster.kubectl_run("get", "namespace", missing, "-o", "json").stdout)
+    assert created["metadata"]["name"] == missing
+    assert f"created namespace {missing}" in made.stderr
+
+    again = cli(cluster, keys_namespace, "create", "--namespace", missing, "--create-namespace")
+    assert again.returncode == 0 and "created namespace" not in again.stderr, "an existing one is kept"

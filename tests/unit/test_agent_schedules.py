@@ -3,7 +3,7 @@ of fields are refused naming the field."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 from cronwright.api.dialects.agent_schedules import (
     AgentScheduleFields,
     check,
+    check_time,
     executions,
     expressible,
     merged,
@@ -122,3 +123,29 @@ def test_a_put_changing_the_type_drops_the_old_types_field() -> None:
     assert check(AgentScheduleFields.model_validate(after)) == {}
     sent_back = merged(current, {"next_run": NOW, "status": "paused"})
     assert sent_back["next_run"] is None, "next_run is computed for cron: a GET sent back is accepted"
+
+
+SECOND = timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("sent", "before", "refused"),
+    [
+        ({"type": "once", "next_run": NOW + SECOND}, None, False),
+        ({"type": "once", "next_run": NOW}, None, True),  # now has passed by the time it is stored
+        ({"type": "once", "next_run": "2024-12-20T15:00:00Z"}, None, True),  # the document's example
+        ({"type": "once", "next_run": "2026-03-26T10:00:01"}, None, False),  # offset-less: UTC
+        ({"type": "once", "next_run": "2026-03-26T11:00:00+02:00"}, None, True),  # 09:00Z
+        ({"type": "once", "next_run": NOW - SECOND}, NOW - SECOND, False),  # sent back unchanged
+        ({"type": "once", "next_run": NOW - SECOND}, NOW - 2 * SECOND, True),  # moved, still past
+        ({"type": "delayed", "delay_seconds": 5}, None, False),
+        ({"type": "cron", "cron_expression": "0 9 * * *"}, None, False),
+    ],
+)
+def test_a_once_time_that_has_passed_is_refused(
+    sent: dict[str, Any], before: datetime | None, refused: bool
+) -> None:
+    fields = AgentScheduleFields.model_validate({"name": "n", "callback_id": "wf", **sent})
+    details = check_time(fields, NOW, before)
+    assert bool(details) is refused
+    assert set(details) <= {"next_run"}

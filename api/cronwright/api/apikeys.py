@@ -136,8 +136,8 @@ def _secrets_path(namespace: str, name: str | None = None) -> str:
 
 
 async def _ensure_namespace(kube: Kube, name: str) -> None:
-    """Create the keys namespace only when missing, so a user allowed just inside it can
-    create keys without cluster-wide rights on namespaces."""
+    """Create a namespace only when missing, so a user allowed just inside the keys
+    namespace can create keys without cluster-wide rights on namespaces."""
     try:
         await kube.get(f"/api/v1/namespaces/{name}")
         return
@@ -153,17 +153,49 @@ async def _ensure_namespace(kube: Kube, name: str) -> None:
             raise
 
 
+class NamespaceMissing(ValueError):
+    """A key was asked for a tenant namespace that does not exist (and not to create it)."""
+
+    def __init__(self, namespace: str) -> None:
+        super().__init__(
+            f"namespace {namespace!r} does not exist: create it first (kubectl create namespace "
+            f"{namespace}) or pass --create-namespace; a key for it would be refused on every write"
+        )
+        self.namespace = namespace
+
+
+async def check_tenant_namespace(kube: Kube, name: str, create: bool = False) -> str:
+    """Whether the namespace a key is for is there: "exists", "created" (when missing and
+    `create`), or "unknown" when the caller may not read namespaces (a user allowed only in
+    the keys namespace); raises NamespaceMissing when it is missing and not to be created."""
+    try:
+        await kube.get(f"/api/v1/namespaces/{name}")
+        return "exists"
+    except ApiError as error:
+        if error.status == 403:
+            return "unknown"
+        if error.status != 404:
+            raise
+    if not create:
+        raise NamespaceMissing(name)
+    await _ensure_namespace(kube, name)
+    return "created"
+
+
 async def create_key(
     kube: Kube,
     tenant_namespace: str,
     scopes: Iterable[str],
     *,
     keys_namespace: str = DEFAULT_KEYS_NAMESPACE,
+    create_namespace: bool = False,
     **kw: Any,
 ) -> str:
-    """Returns the plaintext, which exists nowhere else afterwards: show it once."""
+    """Returns the plaintext, which exists nowhere else afterwards: show it once. Refuses
+    (NamespaceMissing) a tenant namespace that does not exist, unless `create_namespace`."""
     plaintext, key_id = new_key()
     manifest = key_secret(key_id, plaintext, tenant_namespace, scopes, keys_namespace=keys_namespace, **kw)
+    await check_tenant_namespace(kube, tenant_namespace, create=create_namespace)
     await _ensure_namespace(kube, keys_namespace)
     await kube.create(_secrets_path(keys_namespace), manifest)
     return plaintext
@@ -257,6 +289,10 @@ class KeyStore:
         # Insertion order is expiry order (one ttl for all), so the oldest entry is first.
         self._cache: dict[str, _Entry] = {}
         self._inflight: dict[str, asyncio.Future[_Entry]] = {}
+
+    def size(self) -> int:
+        """Key lookups remembered (hits and misses, expired ones until evicted)."""
+        return len(self._cache)
 
     async def authenticate(self, plaintext: str | None) -> ApiKey | None:
         if not plaintext or (key_id := parse_key(plaintext)) is None:

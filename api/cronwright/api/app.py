@@ -11,12 +11,14 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from cronwright.api import error_envelope, errors
+from cronwright.api import docs_page, error_envelope, errors
 from cronwright.api.apikeys import KeyStore
 from cronwright.api.auth import Facade
 from cronwright.api.dialects import a1base, agent_schedules, asta, cron_registry, cronpulse
 from cronwright.api.header_secrets import HeaderSecrets
+from cronwright.api.metrics import OUTSIDE, FacadeMetrics
 from cronwright.api.ratelimit import RateLimiter
+from cronwright.api.slashes import DropTrailingSlash
 from cronwright.api.store import Store
 from cronwright.core.config import Config
 from cronwright.core.kube import Kube, load_credentials
@@ -29,6 +31,8 @@ class ApiSettings:
     keys_namespace: str = "cronwright-system"
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 40
+    #: How long a key lookup is trusted (docs/security.md, "Revoking a key").
+    key_cache_seconds: float = 5.0
     #: Named targets (cron-registry handlers, asta channels) from the settings file.
     config: Config = field(default_factory=Config)
 
@@ -36,6 +40,18 @@ class ApiSettings:
 #: Every dialect module serves `router` under its `PREFIXES` and renders errors there with
 #: `render_error` in its own envelope.
 DIALECTS = (a1base, agent_schedules, cron_registry, asta, cronpulse)
+#: The dialect each path prefix belongs to, by the module's name ("agent-schedules", ...).
+DIALECT_OF_PREFIX = {
+    prefix: dialect.__name__.rsplit(".", 1)[-1].replace("_", "-")
+    for dialect in DIALECTS
+    for prefix in dialect.PREFIXES
+}
+
+
+def dialect_of(path: str) -> str:
+    """The dialect serving `path` (the longest matching prefix), or "none" outside them."""
+    matching = [p for p in DIALECT_OF_PREFIX if path == p or path.startswith(p.rstrip("/") + "/")]
+    return DIALECT_OF_PREFIX[max(matching, key=len)] if matching else OUTSIDE
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -46,7 +62,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         await store.start()
         app.state.facade = Facade(
             store=store,
-            keys=KeyStore(kube, settings.keys_namespace),
+            keys=KeyStore(kube, settings.keys_namespace, ttl=settings.key_cache_seconds),
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             headers=HeaderSecrets(kube),
             config=settings.config,
@@ -62,12 +78,22 @@ def create_app(settings: ApiSettings) -> FastAPI:
         version=VERSION,
         description="Five cron-job APIs over CronJobSpec resources. Authenticate with an API key.",
         lifespan=lifespan,
+        # /docs is served offline (docs_page.py); FastAPI's pages load from CDNs.
+        docs_url=None,
+        redoc_url=None,
+        # A trailing slash is dropped instead of answering an empty 307 (slashes.py).
+        redirect_slashes=False,
     )
     for dialect in DIALECTS:
         app.include_router(dialect.router)
     renderers = {prefix: dialect.render_error for dialect in DIALECTS for prefix in dialect.PREFIXES}
     errors.install(app, renderers, fallback=error_envelope.render_error)
     _document_no_422(app)
+    docs_page.install(app)
+    app.add_middleware(DropTrailingSlash)
+    metrics = FacadeMetrics()
+    metrics.watch(lambda: getattr(app.state, "facade", None))
+    metrics.install(app, dialect_of)  # added last: outermost, so it sees the path that was served
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPBearer
+from fastapi.security.base import SecurityBase
 
 from cronwright.api.apikeys import ApiKey, KeyStore
 from cronwright.api.errors import ApiProblem
@@ -49,18 +52,49 @@ def api_key_header(request: Request) -> str | None:
     return request.headers.get("x-api-key", "").strip() or None
 
 
+@dataclass(frozen=True)
+class KeyHeader:
+    """Where a dialect's clients put the key: how it is read, and the OpenAPI security scheme
+    that says so (so Swagger UI's "Authorize" sends it with "Try it out")."""
+
+    read: Callable[[Request], str | None]
+    scheme: SecurityBase
+
+
+# auto_error=False: the schemes only document; a missing key is our own 401, in the dialect's
+# envelope, after the checks in `require`.
+BEARER = KeyHeader(
+    bearer_token,
+    HTTPBearer(
+        auto_error=False,
+        scheme_name="BearerKey",
+        bearerFormat="cronwright API key",
+        description="An API key (`cronwright apikey create`) as `Authorization: Bearer <key>`",
+    ),
+)
+X_API_KEY = KeyHeader(
+    api_key_header,
+    APIKeyHeader(
+        name="X-API-Key",
+        auto_error=False,
+        scheme_name="XApiKey",
+        description="An API key (`cronwright apikey create`) in the `X-API-Key` header (cronpulse)",
+    ),
+)
+
+
 def require(
-    scope: str,
-    credential: Callable[[Request], str | None] = bearer_token,
-    also: tuple[str, ...] = (),
-) -> Callable[[Request], Awaitable[ApiKey]]:
+    scope: str, header: KeyHeader = BEARER, also: tuple[str, ...] = ()
+) -> Callable[..., Awaitable[ApiKey]]:
     """A FastAPI dependency: the caller's key, having checked it may use `scope` — or one of
     the scopes in `also` that imply it in this dialect (e.g. "read" for "read:jobs")."""
 
-    async def dependency(request: Request) -> ApiKey:
+    documented = Security(header.scheme)
+
+    async def dependency(request: Request, _scheme: Any = documented) -> ApiKey:
         state = facade(request)
         try:
-            key = await state.keys.authenticate(credential(request))
+            key = await state.keys.authenticate(header.read(request))
         except (ApiError, httpx.HTTPError) as error:
             raise ApiProblem(503, "unavailable", "Cannot check API keys right now; retry shortly") from error
         if key is None:

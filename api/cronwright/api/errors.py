@@ -67,9 +67,28 @@ _STATUS_CODES = {
 #: dialects word it.
 KEY_ERRORS: dict[int, str] = {
     401: "Missing or invalid API key",
-    403: "The key lacks a scope",
+    403: "The key lacks a scope, or its namespace does not exist",
     429: "Rate limit exceeded",
 }
+
+
+def missing_namespace(error: ApiError) -> str | None:
+    """The namespace an API server's 404 says does not exist: a write in the namespace of a
+    key bound to one nobody created (or that was deleted)."""
+    details = error.body.get("details") if isinstance(error.body, dict) else None
+    if error.status != 404 or not isinstance(details, dict) or details.get("kind") != "namespaces":
+        return None
+    return str(details.get("name") or "")
+
+
+def namespace_problem(namespace: str) -> ApiProblem:
+    """A key's namespace is missing: the key is fine, but nothing can be written with it,
+    so the caller gets a 403 naming the namespace rather than a 503 to retry."""
+    return ApiProblem(
+        403,
+        "namespace_not_found",
+        f"This API key's namespace {namespace!r} does not exist; an administrator must create it",
+    )
 
 
 def error_responses(
@@ -126,7 +145,9 @@ def install(app: FastAPI, renderers: dict[str, Renderer], fallback: Renderer) ->
 
     async def on_kubernetes(request: Request, error: ApiError) -> JSONResponse:
         """The API server refused a write the facade's own checks let through."""
-        if error.status in (400, 413, 422):
+        if (namespace := missing_namespace(error)) is not None:
+            problem = namespace_problem(namespace)
+        elif error.status in (400, 413, 422):
             problem = invalid({"body": [error.message or "refused by the Kubernetes API server"]})
         elif error.status == 409:
             problem = ApiProblem(409, "conflict", "The job changed meanwhile; retry")

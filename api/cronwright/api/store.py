@@ -12,6 +12,8 @@ import bisect
 import contextlib
 import json
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +50,15 @@ class Store:
         self._resource_version = ""
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        #: When the API server last told the cache anything (a list, or a watch event of any
+        #: type, bookmarks included; time.monotonic()): how stale the cache may be (/metrics).
+        self.last_heard: float | None = None
+        #: Watch events applied, by type (ADDED, MODIFIED, DELETED, BOOKMARK).
+        self.events: Counter[str] = Counter()
+
+    def size(self) -> int:
+        """CronJobSpecs in the cache, every namespace."""
+        return len(self._by_uid)
 
     # -- cache ----------------------------------------------------------------------
 
@@ -199,6 +210,7 @@ class Store:
         for uid in set(self._by_uid) - seen:
             self._drop(self._by_uid[uid])
         self._resource_version = listed["metadata"]["resourceVersion"]
+        self.last_heard = time.monotonic()
 
     async def _watch_forever(self) -> None:
         while True:
@@ -238,6 +250,8 @@ class Store:
                 raise _Expired
             raise ApiError(obj.get("code", 500), obj)
         self._resource_version = obj.get("metadata", {}).get("resourceVersion", self._resource_version)
+        self.last_heard = time.monotonic()
+        self.events[str(kind)] += 1
         if kind == "BOOKMARK":
             return
         if kind == "DELETED":

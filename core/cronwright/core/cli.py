@@ -97,6 +97,7 @@ def _api(args: argparse.Namespace) -> int:
         keys_namespace=args.keys_namespace,
         rate_limit_per_second=args.rate_limit_per_second,
         rate_limit_burst=args.rate_limit_burst,
+        key_cache_seconds=args.key_cache_seconds,
         config=named,
     )
     return app.main(settings, args.host, args.port)
@@ -128,18 +129,30 @@ def _apikey_create(args: argparse.Namespace) -> int:
     from cronwright.api import apikeys
 
     scopes = args.scope or ["read", "write"]
-    plaintext = _with_kube(
-        args.kubeconfig,
-        lambda kube: apikeys.create_key(
+
+    async def create(kube: Kube) -> tuple[str, str]:
+        found = await apikeys.check_tenant_namespace(kube, args.namespace, create=args.create_namespace)
+        plaintext = await apikeys.create_key(
             kube,
             args.namespace,
             scopes,
             keys_namespace=args.keys_namespace,
+            create_namespace=args.create_namespace,
             rate_per_second=args.rate_limit_per_second,
             rate_burst=args.rate_limit_burst,
             description=args.description,
-        ),
-    )
+        )
+        return found, plaintext
+
+    found, plaintext = _with_kube(args.kubeconfig, create)
+    if found == "created":
+        print(f"created namespace {args.namespace}", file=sys.stderr)
+    elif found == "unknown":
+        print(
+            f"could not check that namespace {args.namespace} exists (no right to read namespaces):"
+            " the key is refused on every write until it does",
+            file=sys.stderr,
+        )
     print(plaintext)
     scope_list = ",".join(sorted(set(scopes)))
     print(
@@ -174,8 +187,23 @@ def _apikey_revoke(args: argparse.Namespace) -> int:
     if not found:
         print(f"no key {args.key_id} in namespace {args.keys_namespace}", file=sys.stderr)
         return 1
-    print(f"revoked key {args.key_id}", file=sys.stderr)
+    print(
+        f"revoked key {args.key_id}; running facades stop accepting it within their key cache time"
+        " (--key-cache-seconds, 5 s by default)",
+        file=sys.stderr,
+    )
     return 0
+
+
+def _seconds(text: str) -> float:
+    """A duration flag: a finite number of seconds, zero or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, 0 or more: {text!r}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -249,6 +277,11 @@ def parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", parents=[common], help="make a key; print it (once) on stdout")
     create.add_argument("--namespace", required=True, help="the tenant namespace the key may use")
     create.add_argument(
+        "--create-namespace",
+        action="store_true",
+        help="create the tenant namespace when it does not exist (default: refuse the key)",
+    )
+    create.add_argument(
         "--scope", action="append", help="grant this scope (repeatable; default: read and write)"
     )
     create.add_argument("--rate-limit-per-second", type=float, help="this key's own request rate")
@@ -269,6 +302,12 @@ def parser() -> argparse.ArgumentParser:
     api.add_argument("--keys-namespace", default="cronwright-system", help="namespace of the API key Secrets")
     api.add_argument("--rate-limit-per-second", type=float, default=20.0, help="requests per second per key")
     api.add_argument("--rate-limit-burst", type=int, default=40, help="burst size per key")
+    api.add_argument(
+        "--key-cache-seconds",
+        type=_seconds,
+        default=5.0,
+        help="how long a key lookup is trusted: a revoked key works at most this long (0: ask every time)",
+    )
     api.add_argument("--config", help="settings file: named handlers and channels (docs/configuration.md)")
     api.set_defaults(func=_api)
 

@@ -6,7 +6,10 @@ Mapping:
   `timeZone`. A cron job made with kubectl shows as `custom`.
 - `status` active/paused ↔ `spec.suspend`.
 - ids: `crn_` + the resource uid without dashes; executions `exe_` + the run id.
-- Credentials in `headers` go to a Secret owned by the resource (header_secrets).
+- Credentials in `headers` go to a Secret owned by the resource (header_secrets). GET shows
+  them to keys with the "write" scope only; values of Secrets the facade did not write (a
+  kubectl-made job's `headersFrom`) to no key: both show as `********`, and `********` sent
+  back for such a header keeps it (docs/security.md).
 
 Choices where the document is silent (docs/dialects.md has the full list):
 - create answers 201; `timezone` defaults to UTC; `time` is required for daily, weekly and
@@ -252,11 +255,14 @@ def schedule_of(fields: CronJobFields) -> models.Schedule:
     )
 
 
-def spec_of(fields: CronJobFields, job_name: str, suspend: bool) -> dict[str, Any]:
+def spec_of(
+    fields: CronJobFields, job_name: str, suspend: bool, headers: list[header_secrets.Header]
+) -> dict[str, Any]:
+    """`headers` stand for `fields.headers`, with what a write kept from before resolved."""
     http: dict[str, Any] = {
         "url": fields.endpoint_url,
         "method": fields.method,
-        **header_secrets.http_fields(job_name, fields.headers),
+        **header_secrets.http_fields(job_name, headers),
     }
     if fields.body is not None:
         http["body"] = fields.body
@@ -392,18 +398,18 @@ async def create(request: Request, fields: CronJobFields, key: ApiKey = WRITE) -
         raise invalid(details)
     state = facade(request)
     name = f"crn-{secrets.token_hex(6)}"
-    clear, sensitive = header_secrets.split(fields.headers)
+    headers = header_secrets.given(fields.headers)
     annotations = {TIME_ANNOTATION: fields.time} if fields.frequency == "custom" and fields.time else {}
     body = {
         "apiVersion": models.API_VERSION,
         "kind": models.KIND,
         "metadata": {"name": name, "labels": {DIALECT_LABEL: "a1base"}, "annotations": annotations},
-        "spec": spec_of(fields, name, suspend=False),
+        "spec": spec_of(fields, name, suspend=False, headers=headers),
     }
     obj = await state.headers.creating(
-        key.namespace, name, sensitive, lambda: state.store.create(key.namespace, body)
+        key.namespace, name, headers, lambda: state.store.create(key.namespace, body)
     )
-    return detail(obj, {**clear, **sensitive}, utc_now(), last=False)
+    return detail(obj, header_secrets.shown(headers, reveal=True), utc_now(), last=False)
 
 
 @router.get("", response_model=CronJobList, summary="List cron jobs")
@@ -429,8 +435,8 @@ async def list_jobs(
 @router.get("/{cron_job_id}", response_model=CronJob, summary="Get a cron job")
 async def get_job(request: Request, cron_job_id: str, key: ApiKey = READ) -> dict[str, Any]:
     obj = _job(request, key, cron_job_id)
-    headers = await facade(request).headers.headers(key.namespace, obj["spec"]["http"])
-    return detail(obj, headers, utc_now(), last=True)
+    headers = await facade(request).headers.read(key.namespace, obj)
+    return detail(obj, header_secrets.shown(headers, reveal=key.allows("write")), utc_now(), last=True)
 
 
 @router.patch("/{cron_job_id}", response_model=CronJob, summary="Update a cron job")
@@ -439,8 +445,8 @@ async def update_job(
 ) -> dict[str, Any]:
     state = facade(request)
     obj = _job(request, key, cron_job_id)
-    headers = await state.headers.headers(key.namespace, obj["spec"]["http"])
-    current = fields_of(obj, headers).model_dump()
+    before = await state.headers.read(key.namespace, obj)
+    current = fields_of(obj, header_secrets.shown(before, reveal=True)).model_dump()
     changes = patch.model_dump(exclude_unset=True)
     if changes.get("frequency") and changes["frequency"] != current["frequency"]:
         # a new frequency brings its own fields; the old frequency's fields are dropped
@@ -462,34 +468,40 @@ async def update_job(
     if details:
         raise invalid(details)
     name = obj["metadata"]["name"]
-    clear, sensitive = header_secrets.split(fields.headers)
-    if "headers" in changes:
-        await state.headers.replace(key.namespace, obj, sensitive)
+    headers_changed = "headers" in changes
+    headers = header_secrets.resolve(fields.headers, before) if headers_changed else before
+    if headers_changed:
+        await state.headers.replace(key.namespace, obj, headers)
     stamp = utc_text(utc_now())
 
     def change(fresh: dict[str, Any]) -> dict[str, Any]:
-        new_spec = spec_of(fields, name, suspend=bool(fresh["spec"].get("suspend")))
+        new_spec = spec_of(fields, name, suspend=bool(fresh["spec"].get("suspend")), headers=headers)
         annotations: dict[str, Any] = {UPDATED_ANNOTATION: stamp}
         annotations[TIME_ANNOTATION] = fields.time if fields.frequency == "custom" and fields.time else None
-        return {"metadata": {"annotations": annotations}, "spec": _owned_changes(fresh["spec"], new_spec)}
+        spec = _owned_changes(fresh["spec"], new_spec, headers_changed)
+        return {"metadata": {"annotations": annotations}, "spec": spec}
 
     written = await state.store.update(key.namespace, obj["metadata"]["uid"], change)
     if written is None:
         raise ApiProblem(404, "not_found", f"Cron job {cron_job_id} not found")
-    return detail(written, {**clear, **sensitive}, utc_now(), last=False)
+    return detail(written, header_secrets.shown(headers, reveal=True), utc_now(), last=False)
 
 
 #: The parts of a spec this API expresses; everything else (retry, concurrencyPolicy,
 #: heartbeat, timeoutSeconds, signing, ... set with kubectl) survives a PATCH untouched.
-OWNED_HTTP_FIELDS = ("url", "method", "headers", "headersFrom", "body")
+OWNED_HTTP_FIELDS = ("url", "method", "body")
+HEADER_FIELDS = ("headers", "headersFrom")
 
 
-def _owned_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """A merge patch that turns the fields a1base owns in `old` into `new`."""
+def _owned_changes(old: dict[str, Any], new: dict[str, Any], headers_changed: bool) -> dict[str, Any]:
+    """A merge patch that turns the fields a1base owns in `old` into `new`. Headers are
+    rewritten only when the PATCH gave them: a kubectl-made job's `headers` and
+    `headersFrom` (naming Secrets of its own) stay exactly as they are otherwise."""
     old_http, new_http = old.get("http") or {}, new["http"]
+    owned = OWNED_HTTP_FIELDS + (HEADER_FIELDS if headers_changed else ())
     return {
         "schedule": merge_value(old.get("schedule") or {}, new["schedule"]),
-        "http": {name: merge_value(old_http.get(name), new_http.get(name)) for name in OWNED_HTTP_FIELDS},
+        "http": {name: merge_value(old_http.get(name), new_http.get(name)) for name in owned},
         "suspend": new["suspend"],
     }
 

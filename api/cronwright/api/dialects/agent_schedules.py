@@ -18,7 +18,9 @@ Choices where the document is silent (docs/dialect-agent-schedules.md has them a
 answers 201 with the full schedule; DELETE answers 200 `{"id", "deleted": true}`; `next_run`
 is UTC with a Z — for cron the next fire time (null while paused or completed), for delayed
 creation + delay; in a PUT it only counts for type once (it is computed for the others, so
-a client sending a schedule back unchanged is not refused). An agent id must be a valid
+a client sending a schedule back unchanged is not refused). A once `next_run` that has
+passed is a 400 naming `next_run` (it would never run), unless a PUT sends back the time
+the schedule already has. An agent id must be a valid
 label value (1-63 letters, digits, `-`, `_`, `.`). Executions are status.history, newest
 first: `success`, `failed`, `missed`, `skipped` or `running`. The document lists error
 codes only: errors use the facade's `{"error": {"code", "message", "details"}}` envelope.
@@ -176,6 +178,22 @@ def check(fields: AgentScheduleFields) -> dict[str, list[str]]:
     if fields.callback_type == "webhook" and not is_http_url(fields.callback_id):
         bad("callback_id", "Must be an absolute http:// or https:// URL for callback_type webhook")
     return details
+
+
+def check_time(
+    fields: AgentScheduleFields, now: datetime, before: datetime | None = None
+) -> dict[str, list[str]]:
+    """A once schedule must name a time still ahead: the operator never fires an `at` that
+    has passed, so such a schedule would complete with no run at all. The time a schedule
+    already has may be sent back unchanged (a PUT renaming a completed one-shot)."""
+    if fields.type != "once" or fields.next_run is None:
+        return {}
+    at = _aware(fields.next_run)
+    if at > now or (before is not None and at == before):
+        return {}
+    return {
+        "next_run": [f"Must be in the future (now is {utc_text(now)}): a time that has passed never runs"]
+    }
 
 
 def spec_of(fields: AgentScheduleFields, agent_id: str, schedule_id: str) -> dict[str, Any]:
@@ -339,7 +357,7 @@ async def list_schedules(
 async def create(
     request: Request, agent_id: AgentId, fields: AgentScheduleFields, key: ApiKey = WRITE
 ) -> dict[str, Any]:
-    details = check(fields)
+    details = check(fields) | check_time(fields, utc_now())
     if details:
         raise invalid(details, "Invalid schedule data")
     name = f"schedule-{secrets.token_hex(6)}"
@@ -376,11 +394,12 @@ async def update_schedule(
     nulls = [k for k, v in changes.items() if v is None and k not in TYPE_FIELDS.values()]
     if nulls:
         raise invalid({k: ["Cannot be null"] for k in nulls}, "Invalid schedule data")
+    current = fields_of(obj)
     try:
-        fields = AgentScheduleFields.model_validate(merged(fields_of(obj), changes))
+        fields = AgentScheduleFields.model_validate(merged(current, changes))
     except ValidationError as error:
         raise invalid(field_errors(list(error.errors())), "Invalid schedule data") from error
-    details = check(fields)
+    details = check(fields) | check_time(fields, utc_now(), current.next_run)
     if details:
         raise invalid(details, "Invalid schedule data")
     stamp = utc_text(utc_now())

@@ -109,7 +109,7 @@ ERRORS = error_responses(
     {
         400: "Invalid request; `fields` names each bad field",
         401: "Missing or invalid token",
-        403: "The token lacks a scope",
+        403: "The token lacks a scope, or its namespace does not exist",
         404: "No such cron job",
         409: "The name is taken, or the job changed meanwhile",
         429: "Rate limit exceeded",

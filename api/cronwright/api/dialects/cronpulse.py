@@ -13,7 +13,10 @@ Mapping:
   (UTC unless the resource says otherwise); `heartbeat: true` ↔ `spec.heartbeat` with
   `toleranceSeconds` = `heartbeatTolerance` minutes times 60 (with `heartbeat: false` the
   tolerance is kept in annotation `cronpulse.cronwright.io/heartbeat-tolerance`).
-- Credentials in `headers` go to a Secret owned by the job (header_secrets).
+- Credentials in `headers` go to a Secret owned by the job (header_secrets). They are shown
+  to keys that may write jobs (write:jobs, write or *) only; values of Secrets the facade did
+  not write (a kubectl-made job's `headersFrom`) to no key: both show as `********`, and
+  `********` sent back for such a header keeps it (docs/security.md).
 - Ping (not in the document): `POST /api/v1/jobs/{id}/ping` records now in the annotation
   `cronwright.io/last-ping` — metadata, so no generation change and no GitOps drift — which
   the operator counts as successful activity (docs/heartbeat.md).
@@ -53,7 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cronwright.api import header_secrets
 from cronwright.api.apikeys import ApiKey
-from cronwright.api.auth import api_key_header, facade, require
+from cronwright.api.auth import X_API_KEY, Facade, facade, require
 from cronwright.api.dialects.field_checks import CONTROL, is_http_url
 from cronwright.api.dialects.resource_views import DIALECT_LABEL, merge_value, next_fire, utc_now
 from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid, one_line
@@ -173,7 +176,7 @@ ERRORS = error_responses(
         409: "The object changed meanwhile",
         503: "API keys cannot be checked right now",
         **KEY_ERRORS,
-        403: "The key lacks a permission",
+        403: "The key lacks a permission, or its namespace does not exist",
     },
 )
 
@@ -182,7 +185,7 @@ router = APIRouter(tags=["cronpulse: projects and jobs"], responses=ERRORS)
 
 def _permission(scope: str) -> Any:
     generic = scope.split(":", 1)[0]  # "read" or "write", as the other dialects' keys have
-    return Depends(require(scope, credential=api_key_header, also=(generic,)))
+    return Depends(require(scope, header=X_API_KEY, also=(generic,)))
 
 
 READ_PROJECTS = _permission("read:projects")
@@ -267,11 +270,18 @@ def check_project(name: str | None, url: str | None) -> dict[str, list[str]]:
     return details
 
 
-def spec_of(fields: CronpulseJobFields, job_name: str, time_zone: str = "UTC") -> dict[str, Any]:
+def spec_of(
+    fields: CronpulseJobFields,
+    job_name: str,
+    time_zone: str = "UTC",
+    headers: list[header_secrets.Header] | None = None,
+) -> dict[str, Any]:
+    """`headers` stand for `fields.headers` when a write kept some from before."""
     http: dict[str, Any] = {"url": fields.url, "method": fields.method, "timeoutSeconds": fields.timeout}
     if fields.expectedStatusCode is not None:
         http["expectedStatusCodes"] = [fields.expectedStatusCode]
-    http |= header_secrets.http_fields(job_name, fields.headers)
+    kept = header_secrets.given(fields.headers) if headers is None else headers
+    http |= header_secrets.http_fields(job_name, kept)
     if fields.body is not None:
         http["body"] = fields.body
     spec: dict[str, Any] = {"schedule": {"cron": fields.schedule, "timeZone": time_zone}, "http": http}
@@ -500,7 +510,7 @@ async def list_jobs(
     state = facade(request)
     now = utc_now()
     jobs = [j for j in _jobs(request, key) if projectId is None or project_of(j) == projectId]
-    return [job_view(j, await state.headers.headers(key.namespace, j["spec"]["http"]), now) for j in jobs]
+    return [job_view(j, await _headers(state, key, j), now) for j in jobs]
 
 
 @router.post(JOBS, status_code=201, response_model=CronpulseJob, summary="Create a job")
@@ -513,7 +523,7 @@ async def create_job(
     state = facade(request)
     project = await _project_for_job(request, key, fields.projectId)
     name = _new_name()
-    clear, sensitive = header_secrets.split(fields.headers)
+    headers = header_secrets.given(fields.headers)
     body = {
         "apiVersion": models.API_VERSION,
         "kind": models.KIND,
@@ -526,16 +536,24 @@ async def create_job(
         "spec": spec_of(fields, name),
     }
     obj = await state.headers.creating(
-        key.namespace, name, sensitive, lambda: state.store.create(key.namespace, body)
+        key.namespace, name, headers, lambda: state.store.create(key.namespace, body)
     )
-    return job_view(obj, {**clear, **sensitive}, utc_now())
+    return job_view(obj, header_secrets.shown(headers, reveal=True), utc_now())
+
+
+def may_write_jobs(key: ApiKey) -> bool:
+    """Who sees a job's credential headers: the keys that could have set them."""
+    return key.allows("write:jobs") or key.allows("write")
+
+
+async def _headers(state: Facade, key: ApiKey, obj: dict[str, Any]) -> dict[str, str]:
+    return header_secrets.shown(await state.headers.read(key.namespace, obj), may_write_jobs(key))
 
 
 @router.get(f"{JOBS}/{{job_id}}", response_model=CronpulseJob, summary="Get a job")
 async def get_job(request: Request, job_id: str, key: ApiKey = READ_JOBS) -> dict[str, Any]:
     obj = _job(request, key, job_id)
-    headers = await facade(request).headers.headers(key.namespace, obj["spec"]["http"])
-    return job_view(obj, headers, utc_now())
+    return job_view(obj, await _headers(facade(request), key, obj), utc_now())
 
 
 _NOT_NULL = ("name", "projectId", "url", "method", "schedule", "heartbeat", "heartbeatTolerance", "timeout")
@@ -551,9 +569,10 @@ async def update_job(
     nulls = [k for k in (*_NOT_NULL, "headers") if k in changes and changes[k] is None]
     if nulls:
         raise invalid({k: ["Cannot be null"] for k in nulls})
-    headers = await state.headers.headers(key.namespace, obj["spec"]["http"])
+    before = await state.headers.read(key.namespace, obj)
+    current = fields_of(obj, header_secrets.shown(before, reveal=True)).model_dump()
     try:
-        fields = CronpulseJobFields.model_validate({**fields_of(obj, headers).model_dump(), **changes})
+        fields = CronpulseJobFields.model_validate({**current, **changes})
     except ValidationError as error:
         raise invalid(field_errors(list(error.errors()))) from error
     details = check(fields, obj["spec"]["schedule"].get("timeZone", "UTC"))
@@ -562,9 +581,10 @@ async def update_job(
     project = None
     if "projectId" in changes and changes["projectId"] != project_of(obj):
         project = await _project_for_job(request, key, changes["projectId"])
-    clear, sensitive = header_secrets.split(fields.headers)
-    if "headers" in changes:
-        await state.headers.replace(key.namespace, obj, sensitive)
+    headers_changed = "headers" in changes
+    headers = header_secrets.resolve(fields.headers, before) if headers_changed else before
+    if headers_changed:
+        await state.headers.replace(key.namespace, obj, headers)
 
     def change(fresh: dict[str, Any]) -> dict[str, Any]:
         zone = fresh["spec"]["schedule"].get("timeZone", "UTC")
@@ -576,13 +596,13 @@ async def update_job(
                 if r.get("kind") != models.PROJECT_KIND
             ]
             metadata["ownerReferences"] = [*others, owner_reference(project)]
-        new_spec = spec_of(fields, job_id, zone)
-        return {"metadata": metadata, "spec": spec_patch(fresh["spec"], new_spec, "headers" in changes)}
+        new_spec = spec_of(fields, job_id, zone, headers)
+        return {"metadata": metadata, "spec": spec_patch(fresh["spec"], new_spec, headers_changed)}
 
     written = await state.store.update(key.namespace, obj["metadata"]["uid"], change)
     if written is None:
         raise ApiProblem(404, "not_found", f"Job {job_id} not found")
-    return job_view(written, {**clear, **sensitive}, utc_now())
+    return job_view(written, header_secrets.shown(headers, reveal=True), utc_now())
 
 
 async def _delete_job(request: Request, key: ApiKey, obj: dict[str, Any]) -> bool:
@@ -618,5 +638,4 @@ async def ping(request: Request, job_id: str, key: ApiKey = WRITE_JOBS) -> dict[
     )
     if written is None:
         raise ApiProblem(404, "not_found", f"Job {job_id} not found")
-    headers = await state.headers.headers(key.namespace, written["spec"]["http"])
-    return job_view(written, headers, utc_now())
+    return job_view(written, await _headers(state, key, written), utc_now())

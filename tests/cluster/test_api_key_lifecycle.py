@@ -1,0 +1,82 @@
+"""API keys as the facade sees them (docs/security.md): a key whose namespace does not exist,
+and a revoked key, against the real control plane."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from cronwright.api.apikeys import key_secret, new_key, parse_key
+from cronwright.core.kube import run_with_kube
+from tests.support.api_process import ApiProcess, envelope_error
+from tests.support.cluster import Cluster
+
+A1BASE_JOB = {
+    "endpoint_url": "http://127.0.0.1:9/x",
+    "frequency": "daily",
+    "time": "09:00",
+    "method": "POST",
+    "headers": {"Authorization": "Bearer t"},
+}
+AGENT_SCHEDULE = {
+    "name": "n",
+    "type": "delayed",
+    "delay_seconds": 60,
+    "callback_type": "webhook",
+    "callback_id": "http://127.0.0.1:9/x",
+}
+
+
+def stored_key(api: ApiProcess, cluster: Cluster, namespace: str) -> str:
+    """A key for `namespace` written straight as its Secret, as a key whose namespace was
+    deleted later looks (`apikey create` refuses a missing namespace)."""
+    plaintext, key_id = new_key()
+    manifest = key_secret(key_id, plaintext, namespace, ["read", "write"], keys_namespace=api.keys_namespace)
+    cluster.kubectl_run("create", "namespace", api.keys_namespace, check=False)  # the first key makes it
+    path = f"/api/v1/namespaces/{api.keys_namespace}/secrets"
+    run_with_kube(str(api.kubeconfig), lambda kube: kube.create(path, manifest))
+    return plaintext
+
+
+def test_a_key_whose_namespace_is_missing_gets_a_403_naming_it_in_every_envelope(
+    api: ApiProcess, cluster: Cluster, namespace: str
+) -> None:
+    missing = f"{namespace}-gone"
+    key = stored_key(api, cluster, missing)
+    with api.client(key) as bearer, api.client(key, header="x-api-key") as cronpulse:
+        for response in (
+            bearer.post("/v1/cron-jobs", json=A1BASE_JOB),
+            bearer.post("/api/agents/agent-1/schedules", json=AGENT_SCHEDULE),
+        ):
+            error = envelope_error(response, 403, "namespace_not_found")
+            assert repr(missing) in error["message"], error
+
+        refused = cronpulse.post("/api/v1/projects", json={"name": "p"})
+        assert refused.status_code == 403, refused.text
+        assert list(refused.json()) == ["error"] and repr(missing) in refused.json()["error"]
+
+        # Reads answer as for an empty namespace: there is nothing in it.
+        listed = bearer.get("/v1/cron-jobs")
+        assert listed.status_code == 200 and listed.json()["meta"]["total"] == 0
+        assert cronpulse.get("/api/v1/projects").json() == []
+
+
+def test_with_no_key_cache_a_revoked_key_is_refused_on_the_next_request(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    extra = ("--key-cache-seconds", "0")
+    with ApiProcess(cluster.kubeconfig, "cronwright-keys", tmp_path / "api.log", extra) as api:
+        key = api.new_key(namespace)
+        with api.client(key) as client:
+            assert client.get("/v1/cron-jobs").status_code == 200
+            where = ("--keys-namespace", api.keys_namespace, "--kubeconfig", str(cluster.kubeconfig))
+            command = ("apikey", "revoke", str(parse_key(key)), *where)
+            revoked = subprocess.run(
+                [sys.executable, "-m", "cronwright.core.cli", *command],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert revoked.returncode == 0, revoked.stderr
+            envelope_error(client.get("/v1/cron-jobs"), 401, "unauthorized")

@@ -1,0 +1,26 @@
+"""The command line's own checks of its flags (what needs no cluster)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cronwright.core.cli import parser
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("0", 0.0), ("5", 5.0), ("0.25", 0.25)])
+def test_key_cache_seconds_takes_a_duration(text: str, seconds: float) -> None:
+    assert parser().parse_args(["api", "--key-cache-seconds", text]).key_cache_seconds == seconds
+
+
+@pytest.mark.parametrize("text", ["-1", "soon", "inf", "nan"])
+def test_key_cache_seconds_refuses_what_is_not_one(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args(["api", "--key-cache-seconds", text])
+    assert exited.value.code == 2
+    assert "--key-cache-seconds" in capsys.readouterr().err
+
+
+def test_apikey_create_creates_a_namespace_only_when_asked() -> None:
+    common = ["apikey", "create", "--namespace", "team-a"]
+    assert parser().parse_args(common).create_namespace is False
+    assert parser().parse_args([*common, "--create-namespace"]).create_namespace is True
