@@ -26,10 +26,10 @@ class SecretCache:
         self._ttl = ttl
         self._cache: dict[tuple[str, str], tuple[float, dict[str, str] | None]] = {}
 
-    async def _data(self, namespace: str, name: str) -> dict[str, str] | None:
+    async def _data(self, namespace: str, name: str, fresh: bool) -> dict[str, str] | None:
         key = (namespace, name)
         cached = self._cache.get(key)
-        if cached and time.monotonic() - cached[0] < self._ttl:
+        if cached and not fresh and time.monotonic() - cached[0] < self._ttl:
             return cached[1]
         try:
             secret = await self._kube.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
@@ -41,8 +41,9 @@ class SecretCache:
         self._cache[key] = (time.monotonic(), data)
         return data
 
-    async def value(self, namespace: str, ref: SecretKeyRef, field: str) -> bytes:
-        data = await self._data(namespace, ref.name)
+    async def value(self, namespace: str, ref: SecretKeyRef, field: str, fresh: bool = False) -> bytes:
+        """The value a reference names; `fresh` reads past the cache (and refills it)."""
+        data = await self._data(namespace, ref.name, fresh)
         if data is None:
             raise SecretProblem(field, f'Secret "{ref.name}" not found in namespace "{namespace}"')
         if ref.key not in data:
