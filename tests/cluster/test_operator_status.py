@@ -109,7 +109,7 @@ def test_wide_listing_shows_the_last_run_of_a_manual_trigger(
 ) -> None:
     apply(cluster, namespace, cronjobspec("hand", FAR, {"url": receiver.url("/hand")}))
     wait_for(lambda: status(cluster, namespace, "hand").get("phase") == "Active", 15, "hand Active")
-    assert _wide(cluster, namespace, "hand")["LAST RUN"] == "<none>", "no run yet"
+    assert _wide(cluster, namespace, "hand")["LAST RUN"] == "", "no run yet"
 
     done = _run(cluster, namespace, "hand", "now")
     row = _wide(cluster, namespace, "hand")

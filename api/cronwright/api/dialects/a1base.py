@@ -8,7 +8,7 @@ Mapping:
 - ids: `crn_` + the resource uid without dashes; executions `exe_` + the run id.
 - Credentials in `headers` go to a Secret owned by the resource (header_secrets).
 
-Choices where the document is silent (docs/dialects.md has the full list):
+Choices where the document is silent (docs/dialect-a1base.md has the full list):
 - create answers 201; `timezone` defaults to UTC; `time` is required for daily, weekly and
   monthly and optional (echoed back) for custom; `body` must be a JSON object; methods are
   GET, POST, PUT, PATCH, DELETE.
