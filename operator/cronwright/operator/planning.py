@@ -75,7 +75,8 @@ class Problem:
 
 class ContentProblem(Exception):
     """Bad content a run runs into (a missing Secret, a run object the API server refuses):
-    the run fails and the resource is Invalid, naming `field`, until a run goes through."""
+    the run fails and the resource is Invalid, naming `field`, until a run goes through (or,
+    for a missing Secret, until secret_recheck.py finds it)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -350,7 +351,7 @@ def record_patch(
     """Status after a run finished (or was missed/skipped): one write per transition.
 
     `problem` is bad content the run ran into (a missing Secret): the resource is then
-    Invalid until a run goes through without one."""
+    Invalid until a run goes through without one (or the Secret re-check finds it)."""
     entry = mergeable(record.model_dump(mode="json", by_alias=True, exclude_none=True))
     limit = spec.history_limit
     history = [h for h in status.get("history") or [] if h.get("id") != record.id]

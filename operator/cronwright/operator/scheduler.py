@@ -814,7 +814,8 @@ class Scheduler:
     ) -> RunRecord:
         """Bad content found at run time (a missing Secret, a refused run object): the run
         fails, its result write marks the resource Invalid with a condition naming the
-        field, and the schedule stays, so a later run clears it once the content is fixed."""
+        field, and the schedule stays, so a later run clears it once the content is fixed (a
+        missing Secret sooner: secret_recheck.py looks it up every few seconds)."""
         entry.run_problem = problem
         self.events.post(entry.meta, "Warning", reason, str(problem))
         return _not_started(rid, due, start, trigger, str(problem))
