@@ -4,6 +4,7 @@ the REST facade, an example manifest runs against the echo receiver, Ctrl-C stop
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -22,6 +23,21 @@ ROOT = Path(__file__).resolve().parents[2]
 def _port_free(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _echo_requests(log: Path) -> list[tuple[str, str]]:
+    """(method, path) of each request the echo receiver logged ("<date> <time> <method>
+    <path> <body>"): fields compared, not words searched in a line with a timestamp."""
+    if not log.exists():
+        return []
+    return [tuple(line.split(" ", 4)[2:4]) for line in log.read_text().splitlines() if line.count(" ") >= 3]
+
+
+def _banner(output: str) -> dict[str, str]:
+    """The "  label:  value  (remark)" lines dev prints: the first word of each value."""
+    return {
+        m["label"]: m["value"] for m in re.finditer(r"(?m)^  (?P<label>[A-Za-z ]+):\s+(?P<value>\S+)", output)
+    }
 
 
 def test_dev_runs_the_product_and_stops_cleanly(cluster: Cluster, tmp_path: Path) -> None:
@@ -70,10 +86,7 @@ def test_dev_runs_the_product_and_stops_cleanly(cluster: Cluster, tmp_path: Path
         )
         if echo_expected:
             wait_for(
-                lambda: (
-                    (state / "receiver.log").exists()
-                    and "GET /healthz" in (state / "receiver.log").read_text()
-                ),
+                lambda: ("GET", "/healthz") in _echo_requests(state / "receiver.log"),
                 60,
                 "the example's run at the echo receiver",
             )
@@ -81,6 +94,8 @@ def test_dev_runs_the_product_and_stops_cleanly(cluster: Cluster, tmp_path: Path
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=60)[0].decode()
     assert process.returncode == 0, output
-    assert info["api_key"] in output and "settings:" in output
+    banner = _banner(output)
+    assert banner["API key"] == info["api_key"]
+    assert banner["settings"] == str(state.resolve() / "config.yaml")
     assert not (state / "dev.json").exists()
     assert not (state / "cluster").exists()

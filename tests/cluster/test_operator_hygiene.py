@@ -33,23 +33,33 @@ def test_operator_writes_status_only(
     assert managers == {("kubectl-client-side-apply", None), ("cronwright-operator", "status")}, managers
 
 
+SUCCEEDED_SCHEDULED = frozenset({("result", "Succeeded"), ("trigger", "schedule")})
+
+
 def test_metrics_and_probes(
     cluster: Cluster, namespace: str, receiver: Receiver, operator: OperatorProcess
 ) -> None:
     apply(cluster, namespace, cronjobspec("m", {"every": "1s"}, {"url": receiver.url("/m")}))
     wait_for(lambda: len(receiver.at("/m")) >= 2, 15, "runs")
-    text = wait_for(
-        lambda: next((t for t in [operator.metrics()] if 'result="Succeeded"' in t), None), 10, "metrics"
+    samples = wait_for(
+        lambda: next(
+            (s for s in [operator.samples()] if s.get(("cronwright_runs_total", SUCCEEDED_SCHEDULED))),
+            None,
+        ),
+        10,
+        "a succeeded run in the metrics",
     )
+    names = {name for name, _ in samples}
     for name in (
-        "cronwright_runs_total",
         "cronwright_fire_skew_seconds_bucket",
         "cronwright_runs_in_flight",
-        "cronwright_schedule_book_size 1.0",
         "cronwright_api_write_seconds_bucket",
     ):
-        assert name in text, name
-    assert 'le="0.005"' in text, "millisecond buckets"
+        assert name in names, name
+    assert samples[("cronwright_schedule_book_size", frozenset())] == 1.0
+    assert ("cronwright_fire_skew_seconds_bucket", frozenset({("le", "0.005")})) in samples, (
+        "millisecond buckets"
+    )
     assert httpx.get(f"{operator.base_url}/healthz").status_code == 200
     assert httpx.get(f"{operator.base_url}/readyz").json()["ok"] is True
 

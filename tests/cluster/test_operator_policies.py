@@ -151,7 +151,7 @@ def test_exhausted_retries_and_timeouts_fail_the_run(
         cluster.kubectl_run("annotate", "cjs", name, "-n", namespace, "cronwright.io/trigger=go")
     down = wait_for(lambda: status(cluster, namespace, "down").get("lastRun"), 20, "down result")
     assert down["result"] == "Failed" and down["attempts"] == 2 and down["responseCode"] == 500
-    assert "500" in down["error"]
+    assert down["error"] == "HTTP 500 (attempt 2 of 2)"
     hang = wait_for(lambda: status(cluster, namespace, "hang").get("lastRun"), 20, "hang result")
     assert hang["result"] == "Failed" and "timeout" in hang["error"]
     counters = status(cluster, namespace, "hang")["counters"]

@@ -107,7 +107,7 @@ def test_a_job_per_run_followed_to_completion(
     assert current["counters"]["succeeded"] == 1
     assert "RunObjectCreated" in reasons(cluster, namespace, "nightly")
     wait_for(lambda: "RunSucceeded" in reasons(cluster, namespace, "nightly"), 10, "a RunSucceeded Event")
-    assert 'cronwright_runs_total{result="Succeeded",trigger="manual"} 1.0' in operator.metrics()
+    assert operator.sample("cronwright_runs_total", result="Succeeded", trigger="manual") == 1.0
 
 
 def test_a_failed_job_fails_the_run_with_its_reason(

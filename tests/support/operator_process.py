@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from cronwright.core.controlplane.cluster import free_port
 from cronwright.core.processes import log_tail, start_component, stop_component
@@ -62,6 +63,18 @@ class OperatorProcess:
 
     def metrics(self) -> str:
         return httpx.get(f"{self.base_url}/metrics", timeout=5).text
+
+    def samples(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        """/metrics parsed: the value of each sample by name and labels, so a test compares
+        numbers instead of searching the exposition text."""
+        return {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(self.metrics())
+            for sample in family.samples
+        }
+
+    def sample(self, name: str, **labels: str) -> float | None:
+        return self.samples().get((name, frozenset(labels.items())))
 
     def tail(self, lines: int = 60) -> str:
         return log_tail(self.log, lines)

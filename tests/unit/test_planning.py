@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,8 @@ from cronwright.operator.planning import (
     Problem,
     judge_claim,
     manual_run_id,
+    merge_patch,
+    mergeable,
     parse_spec,
     plan,
     record_patch,
@@ -132,6 +135,76 @@ def test_history_bound_and_counters(limit: int, results: list[RunResult]) -> Non
         assert counters["failed"] == results.count(RunResult.Failed) + results.count(RunResult.Cancelled)
         assert counters["missed"] == results.count(RunResult.Missed)
         assert counters["runs"] == counters["succeeded"] + counters["failed"]
+
+
+def apply_merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386, section 2, as the API server applies a status patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = apply_merge_patch(result.get(key), value)
+    return result
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(old=JSON, new=JSON)
+def test_merge_patch_turns_the_old_value_into_exactly_the_new_one(old: Any, new: Any) -> None:
+    wanted = mergeable(new)
+    assert apply_merge_patch(old, merge_patch(old, wanted)) == wanted
+
+
+def test_merge_patch_names_what_goes_and_only_what_changes() -> None:
+    old = {"result": "Succeeded", "responseCode": 200, "responseBody": {"ok": True, "n": 1}}
+    new = {"result": "Failed", "responseBody": {"n": 1}, "error": "connection refused"}
+    assert merge_patch(old, new) == {
+        "result": "Failed",
+        "responseCode": None,
+        "responseBody": {"ok": None},
+        "error": "connection refused",
+    }
+    assert merge_patch(None, new) == new, "nothing to remove from a first record"
+    assert mergeable({"a": None, "b": {"c": None}, "d": [{"e": None}]}) == {"b": {}, "d": [{"e": None}]}
+
+
+RECORDS = st.builds(
+    RunRecord,
+    id=st.text("0123456789abcdef", min_size=1, max_size=4),
+    result=st.sampled_from(list(RunResult)),
+    trigger=st.sampled_from(list(Trigger)),
+    attempts=st.integers(0, 3),
+    response_code=st.none() | st.sampled_from([200, 404, 500]),
+    response_body=st.none() | JSON,
+    error=st.none() | st.sampled_from(["HTTP 500", 'spec.http.headersFrom[0]: Secret "s" not found']),
+    scheduled_time=st.none() | st.just(T0),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(records=st.lists(RECORDS, min_size=1, max_size=6), limit=st.integers(1, 3))
+def test_last_run_is_exactly_the_newest_record_after_any_sequence(
+    records: list[RunRecord], limit: int
+) -> None:
+    """Regression: a failure after a success showed the success's responseCode and body, a
+    success after a missing-Secret failure kept its error."""
+    job = spec({"every": "1s"}, historyLimit=limit)
+    status: dict = {}
+    for record in records:
+        patch = record_patch(status, record, spec=job, generation=1, next_due=T0, now=T0)
+        status = apply_merge_patch(status, patch)
+        newest = mergeable(record.model_dump(mode="json", by_alias=True, exclude_none=True))
+        assert status["lastRun"] == newest
+        assert status["history"][0] == status["lastRun"]
 
 
 def test_manual_run_keeps_a_recurring_schedule_active() -> None:

@@ -97,6 +97,9 @@ def _schema_of(model: type[models.Model]) -> dict[str, Any]:
 
 
 def _printer_columns() -> list[dict[str, Any]]:
+    """What `kubectl get cjs` shows. Last Run and Last Result read the same record, the
+    newest run of any trigger: lastScheduleTime (scheduled runs only) left Last Run empty
+    after manual runs."""
     return [
         {"name": "Schedule", "type": "string", "jsonPath": ".status.schedule"},
         {"name": "Target", "type": "string", "jsonPath": ".status.target"},
@@ -105,7 +108,7 @@ def _printer_columns() -> list[dict[str, Any]]:
         {"name": "Last Result", "type": "string", "jsonPath": ".status.lastRun.result"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         {"name": "Suspend", "type": "boolean", "jsonPath": ".spec.suspend", "priority": 1},
-        {"name": "Last Run", "type": "string", "jsonPath": ".status.lastScheduleTime", "priority": 1},
+        {"name": "Last Run", "type": "string", "jsonPath": ".status.lastRun.scheduledTime", "priority": 1},
     ]
 
 

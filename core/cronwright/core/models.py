@@ -387,7 +387,7 @@ class RunRecord(Model):
     """Stable run id."""
 
     scheduled_time: datetime | None = None
-    """The instant the run was due."""
+    """The instant the run was due; for a manual run, when its trigger was acted on."""
 
     start_time: datetime | None = None
     finish_time: datetime | None = None

@@ -34,6 +34,7 @@ from cronwright.operator.heartbeat_checker import HeartbeatChecker
 from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.scheduler import Scheduler, Settings
+from cronwright.operator.secret_recheck import SecretRecheck
 
 log = logging.getLogger("cronwright.operator")
 
@@ -158,6 +159,7 @@ async def run(options: Options) -> None:
     heartbeat_task = asyncio.create_task(
         HeartbeatChecker(scheduler, events, metrics, options.heartbeat_interval).run()
     )
+    recheck_task = asyncio.create_task(SecretRecheck(scheduler, events).run())
     kopf_ready = asyncio.Event()
     ready_watch = asyncio.create_task(_mirror(kopf_ready, ready))
     log.info(
@@ -177,7 +179,7 @@ async def run(options: Options) -> None:
         )
     finally:
         workdir.cleanup()
-        for task in (loop_task, ready_watch, heartbeat_task):
+        for task in (loop_task, ready_watch, heartbeat_task, recheck_task):
             task.cancel()
         await scheduler.shutdown()
         await events.drain()

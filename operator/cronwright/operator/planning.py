@@ -75,7 +75,8 @@ class Problem:
 
 class ContentProblem(Exception):
     """Bad content a run runs into (a missing Secret, a run object the API server refuses):
-    the run fails and the resource is Invalid, naming `field`, until a run goes through."""
+    the run fails and the resource is Invalid, naming `field`, until a run goes through (or,
+    for a missing Secret, until secret_recheck.py finds it)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -189,6 +190,13 @@ def plan(
         missed=overdue - 1,
         missed_from=planned,
     )
+
+
+def phase_of(spec: CronJobSpecSpec, next_due: datetime | None) -> Phase:
+    """The phase of a valid spec: Paused, Active while a run is ahead, else Completed."""
+    if spec.suspend:
+        return Phase.Paused
+    return Phase.Active if next_due is not None else Phase.Completed
 
 
 def _planned(spec: CronJobSpecSpec, due: datetime | None) -> Plan:
@@ -343,8 +351,8 @@ def record_patch(
     """Status after a run finished (or was missed/skipped): one write per transition.
 
     `problem` is bad content the run ran into (a missing Secret): the resource is then
-    Invalid until a run goes through without one."""
-    entry = record.model_dump(mode="json", by_alias=True, exclude_none=True)
+    Invalid until a run goes through without one (or the Secret re-check finds it)."""
+    entry = mergeable(record.model_dump(mode="json", by_alias=True, exclude_none=True))
     limit = spec.history_limit
     history = [h for h in status.get("history") or [] if h.get("id") != record.id]
     history = ([entry, *history])[:limit] if limit else []
@@ -374,7 +382,8 @@ def record_patch(
     if problem is not None:
         phase = Phase.Invalid
     patch: dict[str, Any] = {
-        "lastRun": entry,
+        # Exactly this run's record: keys of the previous record it lacks become null.
+        "lastRun": merge_patch(status.get("lastRun"), entry),
         "history": history,
         "counters": counters,
         "phase": str(phase),
@@ -394,6 +403,39 @@ def record_patch(
         # The run object's result is recorded: it is no longer in flight.
         patch["active"] = [a for a in status.get("active") or [] if a.get("name") != record.object.name]
     return patch
+
+
+def merge_patch(old: Any, new: Any) -> Any:
+    """The JSON merge patch (RFC 7386) that turns `old` into `new`.
+
+    A status write is a merge patch, and a merge patch never removes a key it does not name:
+    writing a failed run's record over a succeeded one's kept the old responseCode and
+    responseBody. Here every key of `old` that `new` lacks is named with null, objects are
+    patched key by key (a nested object, such as a JSON response body, has stale keys
+    too), and anything else is replaced whole. `new` must hold no null object member, which
+    a merge patch cannot write (see `mergeable`).
+    """
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    patch: dict[str, Any] = {key: None for key in old if key not in new}
+    for key, value in new.items():
+        if key not in old:
+            patch[key] = value
+        elif old[key] != value:
+            patch[key] = merge_patch(old[key], value)
+    return patch
+
+
+def mergeable(value: Any) -> Any:
+    """`value` without null object members, which a merge patch reads as "remove".
+
+    A run record is written twice, as lastRun (merged) and as history[0] (inside a list,
+    stored as given): a response body like {"next": null} would differ between the two.
+    Lists are stored as given, so nulls inside them stay.
+    """
+    if isinstance(value, dict):
+        return {key: mergeable(item) for key, item in value.items() if item is not None}
+    return value
 
 
 def is_active(status: dict[str, Any], object_name: str) -> bool:

@@ -34,6 +34,7 @@ from cronwright.core.kube import ApiError, Kube, cronjobspec_path, resource_vers
 from cronwright.core.models import (
     ConcurrencyPolicy,
     CronJobSpecSpec,
+    HttpTarget,
     ObjectRef,
     Phase,
     RunRecord,
@@ -96,7 +97,10 @@ class Entry:
     replaced: set[str] = field(default_factory=set)
     trigger_seen: str | None = None
     #: Bad content found while running (a missing Secret); recorded with the run's result.
-    run_problem: Problem | None = None
+    run_problem: ContentProblem | None = None
+    #: The missing Secret the newest result made the resource Invalid for: looked up again
+    #: every few seconds (secret_recheck.py), so the resource is valid as soon as it exists.
+    secret_problem: Problem | None = None
     #: A scheduled time this operator already holds the claim of (made with a result write).
     claimed_due: datetime | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -238,6 +242,7 @@ class Scheduler:
         parsed = planning.parse_spec(entry.spec_raw)
         old_spec = entry.spec
         entry.token += 1
+        entry.secret_problem = None  # this write judges the new spec afresh
         if isinstance(parsed, Problem):
             await self._mark_invalid(entry, parsed)
             return
@@ -282,9 +287,7 @@ class Scheduler:
         self._push(entry)
 
     def _phase(self, spec: CronJobSpecSpec, next_due: datetime | None) -> Phase:
-        if spec.suspend:
-            return Phase.Paused
-        return Phase.Active if next_due is not None else Phase.Completed
+        return planning.phase_of(spec, next_due)
 
     async def _sync(self, entry: Entry, phase: Phase, claim_next: bool = True) -> None:
         """Status bookkeeping; with it, the claim of the next run — unless a catch-up run
@@ -653,21 +656,8 @@ class Scheduler:
             return late
         target = spec.http
         assert target is not None
-        namespace = entry.key[0]
         try:
-            secret_headers = {
-                header.name: (
-                    await self.secrets.value(namespace, header.secret_key_ref, f"spec.http.headersFrom[{i}]")
-                ).decode()
-                for i, header in enumerate(target.headers_from or [])
-            }
-            signing_key = (
-                await self.secrets.value(
-                    namespace, target.signing.secret_key_ref, "spec.http.signing.secretKeyRef"
-                )
-                if target.signing
-                else None
-            )
+            secret_headers, signing_key = await self.secret_values(entry.key[0], target)
         except SecretProblem as problem:
             return self._content_problem(entry, problem, "SecretNotFound", rid, due, start, trigger)
         request = http_executor.plan_from_target(
@@ -702,6 +692,28 @@ class Scheduler:
             response_body=outcome.response_body,
             error=outcome.error,
         )
+
+    async def secret_values(
+        self, namespace: str, target: HttpTarget, fresh: bool = False
+    ) -> tuple[dict[str, str], bytes | None]:
+        """The header values and the signing key a run sends; SecretProblem names the first
+        reference that does not resolve. `fresh` reads past the cache (and refills it)."""
+        headers = {
+            header.name: (
+                await self.secrets.value(
+                    namespace, header.secret_key_ref, f"spec.http.headersFrom[{i}]", fresh=fresh
+                )
+            ).decode()
+            for i, header in enumerate(target.headers_from or [])
+        }
+        signing_key = (
+            await self.secrets.value(
+                namespace, target.signing.secret_key_ref, "spec.http.signing.secretKeyRef", fresh=fresh
+            )
+            if target.signing
+            else None
+        )
+        return headers, signing_key
 
     def _late(
         self, spec: CronJobSpecSpec, due: datetime, trigger: Trigger, rid: str, start: datetime
@@ -802,8 +814,9 @@ class Scheduler:
     ) -> RunRecord:
         """Bad content found at run time (a missing Secret, a refused run object): the run
         fails, its result write marks the resource Invalid with a condition naming the
-        field, and the schedule stays, so a later run clears it once the content is fixed."""
-        entry.run_problem = problem.problem
+        field, and the schedule stays, so a later run clears it once the content is fixed (a
+        missing Secret sooner: secret_recheck.py looks it up every few seconds)."""
+        entry.run_problem = problem
         self.events.post(entry.meta, "Warning", reason, str(problem))
         return _not_started(rid, due, start, trigger, str(problem))
 
@@ -817,7 +830,8 @@ class Scheduler:
     ) -> None:
         now = utcnow()
         claimed_next: datetime | None = None
-        problem, entry.run_problem = entry.run_problem, None
+        content, entry.run_problem = entry.run_problem, None
+        problem = content.problem if content is not None else None
         listed = record.id in entry.listed
         entry.listed.discard(record.id)
 
@@ -852,6 +866,7 @@ class Scheduler:
             return
         if written is None:
             return
+        entry.secret_problem = problem if isinstance(content, SecretProblem) else None
         self.metrics.runs.labels(result=str(record.result), trigger=str(record.trigger)).inc()
         if record.duration_ms is not None:
             self.metrics.run_duration.observe(record.duration_ms / 1000)
@@ -883,10 +898,14 @@ class Scheduler:
     # -- writes ---------------------------------------------------------------------
 
     async def write_status(
-        self, entry: Entry, compute: Callable[[dict[str, Any]], dict[str, Any] | None]
+        self,
+        entry: Entry,
+        compute: Callable[[dict[str, Any]], dict[str, Any] | None],
+        kind: str = "heartbeat",
     ) -> dict[str, Any] | None:
-        """The conditional status write, for checks outside the scheduler (heartbeat)."""
-        return await self._write(entry, compute, "heartbeat")
+        """The conditional status write, for checks outside the scheduler (heartbeat, Secret
+        re-check); `kind` labels its latency metric."""
+        return await self._write(entry, compute, kind)
 
     async def _write(
         self, entry: Entry, compute: Callable[[dict[str, Any]], dict[str, Any] | None], kind: str

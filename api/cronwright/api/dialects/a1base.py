@@ -11,7 +11,7 @@ Mapping:
   kubectl-made job's `headersFrom`) to no key: both show as `********`, and `********` sent
   back for such a header keeps it (docs/security.md).
 
-Choices where the document is silent (docs/dialects.md has the full list):
+Choices where the document is silent (docs/dialect-a1base.md has the full list):
 - create answers 201; `timezone` defaults to UTC; `time` is required for daily, weekly and
   monthly and optional (echoed back) for custom; `body` must be a JSON object; methods are
   GET, POST, PUT, PATCH, DELETE.
