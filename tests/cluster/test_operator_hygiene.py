@@ -49,6 +49,12 @@ def test_metrics_and_probes(
         "cronwright_api_write_seconds_bucket",
     ):
         assert name in text, name
+    lag_count = next(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("cronwright_status_lag_seconds_count")
+    )
+    assert lag_count >= 1, "every recorded result is timed from the run's finish to its write"
     assert 'le="0.005"' in text, "millisecond buckets"
     assert httpx.get(f"{operator.base_url}/healthz").status_code == 200
     assert httpx.get(f"{operator.base_url}/readyz").json()["ok"] is True
