@@ -105,12 +105,19 @@ def _helm_ldflags(version: str) -> str:
     return f"-s -w -X {package}.version={version} -X {package}.gitTreeState=clean"
 
 
+def prometheus_release(module_version: str) -> str:
+    """Prometheus tags its Go module v0.MMM.P for release M.MM.P (v0.316.0 is 3.16.0);
+    2.x releases were tagged v0.MM.P (v0.55.1 is 2.55.1)."""
+    _, combined, patch = module_version.lstrip("v").split(".", 2)
+    major, minor = divmod(int(combined), 100) if int(combined) >= 100 else (2, int(combined))
+    return f"{major}.{minor}.{patch}"
+
+
 def _promtool_ldflags(version: str) -> str:
     """What Prometheus' promu stamps for a release, so `promtool --version` names the pinned
-    release. Prometheus tags its Go module v0.X.Y for release 3.X.Y; the stamp keeps the
-    module's tag, which is the version this repository pins."""
+    release instead of an empty version."""
     package = "github.com/prometheus/common/version"
-    return f"-s -w -X {package}.Version={version.lstrip('v')} -X {package}.Branch=release"
+    return f"-s -w -X {package}.Version={prometheus_release(version)} -X {package}.Branch=HEAD"
 
 
 def _go() -> str:
