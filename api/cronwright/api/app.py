@@ -18,6 +18,7 @@ from cronwright.api.dialects import a1base, agent_schedules, asta, cron_registry
 from cronwright.api.header_secrets import HeaderSecrets
 from cronwright.api.ratelimit import RateLimiter
 from cronwright.api.store import Store
+from cronwright.api.ui import routes as ui
 from cronwright.core.config import Config
 from cronwright.core.kube import Kube, load_credentials
 from cronwright.core.version import VERSION
@@ -65,6 +66,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     for dialect in DIALECTS:
         app.include_router(dialect.router)
+    ui.install(app)
     renderers = {prefix: dialect.render_error for dialect in DIALECTS for prefix in dialect.PREFIXES}
     errors.install(app, renderers, fallback=error_envelope.render_error)
     _document_no_422(app)

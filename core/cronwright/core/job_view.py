@@ -172,6 +172,13 @@ def dialect(obj: dict[str, Any]) -> str:
     return ((obj.get("metadata") or {}).get("labels") or {}).get(DIALECT_LABEL) or "kubectl"
 
 
+def title(obj: dict[str, Any]) -> str | None:
+    """The name the job was given in the API that made it (cronpulse, cron-registry and
+    agent-schedules keep it in a `<dialect>.cronwright.io/name` annotation); None if none."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return next((v for k, v in sorted(annotations.items()) if k.endswith(".cronwright.io/name") and v), None)
+
+
 def state(obj: dict[str, Any]) -> str:
     """Paused, the operator's phase, or Pending before the operator has seen the job."""
     if (obj.get("spec") or {}).get("suspend"):
