@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from playwright.sync_api import BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Route, sync_playwright
 
 from cronwright.core.controlplane.binaries import REPO_ROOT
 
 CHROMIUM = Path(os.environ.get("CRONWRIGHT_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "dashboard"
+HANDLED_HTTP_ERROR = "Failed to load resource: the server responded with a status of 4"
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -80,10 +81,14 @@ def chromium(
                 route.abort()
 
         context.route("**/*", only_loopback)
-        browsing.page.on(
-            "console",
-            lambda message: message.type == "error" and browsing.console_errors.append(message.text),
-        )
+
+        def console(message: ConsoleMessage) -> None:
+            # Chromium logs every 4xx answer as an error; the page handles those itself.
+            if message.type == "error" and not message.text.startswith(HANDLED_HTTP_ERROR):
+                browsing.console_errors.append(message.text)
+
+        browsing.page.on("console", console)
+        browsing.page.on("pageerror", lambda error: browsing.console_errors.append(f"uncaught: {error}"))
         browsing.page.set_default_timeout(15_000)
         try:
             yield browsing

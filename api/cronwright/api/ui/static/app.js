@@ -29,6 +29,12 @@
     return node;
   }
 
+  // A table cell whose content sits in one wrapper: on a phone the cell is a two-column
+  // grid (its label, then its value), and several loose children would each take a column.
+  function cell(tag, label, attrs, ...children) {
+    return el(tag, { ...attrs, "data-label": label }, el("div", { class: "value" }, ...children));
+  }
+
   function svg(tag, attrs) {
     const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
     for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
@@ -77,8 +83,8 @@
   }
 
   function badge(result) {
-    const text = result || "No runs yet";
-    return el("span", { class: `badge ${result ? result.toLowerCase() : "none"}`, text });
+    if (!result) return el("span", { class: "muted", text: "—" });
+    return el("span", { class: `badge ${result.toLowerCase()}`, text: result });
   }
 
   function stateBadge(state) {
@@ -177,19 +183,19 @@
       el(
         "tr",
         {},
-        el("th", { scope: "row", "data-label": "Job" },
+        cell("th", "Job", { scope: "row" },
           el("a", { href: `#/job/${encodeURIComponent(job.name)}`, "data-focus": `job:${job.name}`, text: job.title || job.name }),
           job.title ? el("span", { class: "sub", text: job.name }) : null),
-        el("td", { "data-label": "Made with", text: job.dialect }),
-        el("td", { "data-label": "Schedule" }, job.schedule, el("span", { class: "zone", text: job.zone })),
-        el("td", { "data-label": "Next run" },
+        cell("td", "Made with", {}, job.dialect),
+        cell("td", "Schedule", {}, job.schedule, el("span", { class: "zone", text: job.zone })),
+        cell("td", "Next run", {},
           job.state === "Paused" ? stateBadge("Paused")
             : job.nextRun ? [el("time", { datetime: job.nextRun, text: when(job.nextRun) }),
               el("span", { class: "muted", text: ` (${relative(job.nextRun, data.now)})` })]
               : el("span", { class: "muted", text: "None" })),
-        el("td", { "data-label": "Last result" }, badge(job.lastResult)),
-        el("td", { "data-label": "Success", text: percent(job.successRate) }),
-        el("td", { "data-label": "Recent runs" }, strip(job.recent)),
+        cell("td", "Last result", {}, badge(job.lastResult)),
+        cell("td", "Success", {}, percent(job.successRate)),
+        cell("td", "Recent runs", {}, strip(job.recent)),
       ),
     );
     replace(
@@ -217,6 +223,8 @@
       picture.append(svg("rect", { x: x - 2, y: 8, width: 4, height: 32, class: run.dst ? "run dst" : "run" }));
     }
     figure.append(picture);
+    figure.append(el("div", { class: "hours", "aria-hidden": "true" },
+      [0, 6, 12, 18, 24].map((hour) => el("span", { text: hour === 0 ? "now" : timeOnly.format(new Date(start + hour * 3600000)) }))));
     const summary = runs.length === 0
       ? (data.state === "Paused" ? "Paused: no runs in the next 24 hours." : "No runs in the next 24 hours.")
       : `${runs.length}${data.timeline.more ? "+" : ""} run${runs.length === 1 ? "" : "s"} in the next 24 hours.`;
@@ -241,13 +249,13 @@
       el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col", text: h })))),
       el("tbody", {}, runs.map((run) =>
         el("tr", { "data-run": run.id },
-          el("td", { "data-label": "Scheduled", text: when(run.scheduled, true) }),
-          el("td", { "data-label": "Started", text: when(run.started, true) }),
-          el("td", { "data-label": "Duration", text: duration(run.durationMs) }),
-          el("td", { "data-label": "Result" }, badge(run.result), run.error ? el("span", { class: "muted", text: ` ${run.error}` }) : null),
-          el("td", { "data-label": "Code", text: run.code ?? "—" }),
-          el("td", { "data-label": "Attempts", text: run.attempts }),
-          el("td", { "data-label": "Trigger", text: run.trigger })))));
+          cell("td", "Scheduled", {}, when(run.scheduled, true)),
+          cell("td", "Started", {}, when(run.started, true)),
+          cell("td", "Duration", {}, duration(run.durationMs)),
+          cell("td", "Result", {}, badge(run.result), run.error ? el("span", { class: "muted", text: ` ${run.error}` }) : null),
+          cell("td", "Code", {}, run.code ?? "—"),
+          cell("td", "Attempts", {}, run.attempts),
+          cell("td", "Trigger", {}, run.trigger)))));
   }
 
   function actions(data) {
@@ -287,7 +295,7 @@
       el("dt", { text: "Next run" }), el("dd", {}, data.nextRun ? [el("time", { datetime: data.nextRun, text: when(data.nextRun) }),
         el("span", { class: "muted", text: ` (${relative(data.nextRun, data.now)})` })] : "None"),
       el("dt", { text: "Last result" }), el("dd", {}, badge(data.lastResult)),
-      el("dt", { text: "Success" }), el("dd", { text: `${percent(data.successRate)} of the kept runs` }),
+      el("dt", { text: "Success" }), el("dd", { text: data.successRate === null ? "— (no finished runs kept)" : `${percent(data.successRate)} of the kept runs` }),
       el("dt", { text: "Target" }), el("dd", { class: "target", text: data.target }),
       el("dt", { text: "Made with" }), el("dd", { text: data.dialect }),
       el("dt", { text: "Resource" }), el("dd", {}, el("code", { text: `cronjobspec/${data.name}` }))));
