@@ -153,7 +153,7 @@
   }
 
   function strip(recent) {
-    if (!recent.length) return el("span", { class: "muted", text: "No runs yet" });
+    if (!recent.length) return el("span", { class: "muted nowrap", text: "No runs yet" });
     const counts = {};
     for (const run of recent) counts[run.result] = (counts[run.result] || 0) + 1;
     const words = Object.entries(counts).map(([result, n]) => `${n} ${result.toLowerCase()}`).join(", ");
@@ -191,7 +191,7 @@
         cell("td", "Next run", {},
           job.state === "Paused" ? stateBadge("Paused")
             : job.nextRun ? [el("time", { datetime: job.nextRun, text: when(job.nextRun) }),
-              el("span", { class: "muted", text: ` (${relative(job.nextRun, data.now)})` })]
+              el("span", { class: "sub", text: relative(job.nextRun, data.now) })]
               : el("span", { class: "muted", text: "None" })),
         cell("td", "Last result", {}, badge(job.lastResult)),
         cell("td", "Success", {}, percent(job.successRate)),
