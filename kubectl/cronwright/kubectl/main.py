@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
@@ -57,14 +58,18 @@ class Target:
         except (ValueError, OSError) as error:
             raise Failure(str(error)) from None
         except Exception as error:  # the kubernetes loader's ConfigException and friends
-            raise Failure(f"cannot read the kubeconfig: {error}") from None
+            raise Failure(
+                f"cannot read the kubeconfig {_kubeconfig_name(args.kubeconfig)}: {error}"
+            ) from None
         return cls(args.kubeconfig, args.context, namespace, getattr(args, "all_namespaces", False))
 
     def run(self, call: Callable[[Kube], Awaitable[Any]]) -> Any:
         try:
             credentials = load_credentials(self.kubeconfig, context=self.context)
         except Exception as error:  # ConfigException: no kubeconfig, unknown context, ...
-            raise Failure(f"cannot read the kubeconfig: {error}") from None
+            raise Failure(
+                f"cannot read the kubeconfig {_kubeconfig_name(self.kubeconfig)}: {error}"
+            ) from None
 
         async def go() -> Any:
             kube = Kube(credentials, max_connections=4, component="kubectl-cronwright")
@@ -79,6 +84,10 @@ class Target:
             raise Failure(f"Error from server ({error.reason or error.status}): {error.message}") from None
         except httpx.HTTPError as error:
             raise Failure(f"cannot reach the API server at {credentials.host}: {error}") from None
+
+
+def _kubeconfig_name(kubeconfig: str | None) -> str:
+    return kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
 
 
 def _get(target: Target, name: str) -> dict[str, Any]:
