@@ -22,6 +22,7 @@ COPY pyproject.toml README.md ./
 COPY core ./core
 COPY operator ./operator
 COPY api ./api
+COPY kubectl ./kubectl
 # No build isolation: hatchling comes from the hash-checked lock above, not from the index.
 RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /dist . \
  && /opt/cronwright/bin/pip install --no-cache-dir --no-deps /dist/cronwright-*.whl \

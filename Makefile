@@ -1,13 +1,14 @@
 # The two commands: `make dev` runs cronwright on a local control plane, `make test`
 # passes the whole suite. Both install what they need (virtualenv, Python dependencies,
-# the control plane and Helm built from the Go module proxy) on first use.
+# the control plane, Helm and promtool built from the Go module proxy; for `make test`
+# also Debian's Chromium) on first use.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev test lint format crd controlplane clean
+.PHONY: dev test lint format crd controlplane browser clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +19,21 @@ $(INSTALLED): pyproject.toml
 controlplane: $(INSTALLED)
 	$(BIN)/cronwright controlplane-build
 
+# Debian's Chromium for the dashboard's browser tests (tests/cluster/test_dashboard.py,
+# driven by Playwright for Python; `playwright install` is never run). Installed with
+# apt-get when missing; without root or apt-get this fails naming what to install.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+	  command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] || { \
+	    echo "make browser: $(CHROMIUM) is missing; install Debian's chromium package (as root: apt-get install chromium)" >&2; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	@test -x $(CHROMIUM) || { echo "make browser: $(CHROMIUM) is still missing after installing chromium" >&2; exit 1; }
+
 dev: controlplane
 	$(BIN)/cronwright dev
 
-test: controlplane
+test: controlplane browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -60,6 +60,8 @@ def test_metrics_and_probes(
     assert ("cronwright_fire_skew_seconds_bucket", frozenset({("le", "0.005")})) in samples, (
         "millisecond buckets"
     )
+    lag_count = samples[("cronwright_status_lag_seconds_count", frozenset())]
+    assert lag_count >= 1, "every recorded result is timed from the run's finish to its write"
     assert httpx.get(f"{operator.base_url}/healthz").status_code == 200
     assert httpx.get(f"{operator.base_url}/readyz").json()["ok"] is True
 

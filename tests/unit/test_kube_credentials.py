@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from cronwright.core.kube import BearerAuth, bare_token, load_credentials, renewal_time
+from cronwright.core.kube import BearerAuth, bare_token, default_namespace, load_credentials, renewal_time
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJl"
 
@@ -134,3 +134,45 @@ def test_renewal_time_is_nine_tenths_into_the_lifetime(
     token: str | None, expected: dt.datetime | None
 ) -> None:
     assert renewal_time(token) == expected
+def _two_contexts(path: Path) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": "a", "cluster": {"server": "https://127.0.0.1:6443"}},
+                    {"name": "b", "cluster": {"server": "https://127.0.0.2:6443"}},
+                ],
+                "users": [{"name": "u", "user": {"token": JWT}}],
+                "contexts": [
+                    {"name": "plain", "context": {"cluster": "a", "user": "u"}},
+                    {"name": "team", "context": {"cluster": "b", "user": "u", "namespace": "team-a"}},
+                ],
+                "current-context": "plain",
+            }
+        )
+    )
+    return path
+
+
+def test_a_named_context_picks_its_cluster_and_namespace(tmp_path: Path) -> None:
+    kubeconfig = str(_two_contexts(tmp_path / "config"))
+    assert load_credentials(kubeconfig, environ={}).host == "https://127.0.0.1:6443"
+    assert load_credentials(kubeconfig, context="team", environ={}).host == "https://127.0.0.2:6443"
+    assert default_namespace(kubeconfig, environ={}) == "default"
+    assert default_namespace(kubeconfig, context="team", environ={}) == "team-a"
+    with pytest.raises(ValueError, match="context 'nope' is not in the kubeconfig"):
+        default_namespace(kubeconfig, context="nope", environ={})
+
+
+def test_kubeconfig_from_the_environment(tmp_path: Path) -> None:
+    kubeconfig = str(_two_contexts(tmp_path / "config"))
+    assert default_namespace(context="team", environ={"KUBECONFIG": kubeconfig}) == "team-a"
+
+
+def test_in_a_pod_the_namespace_is_the_pods(service_account: Path) -> None:
+    environ = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    assert default_namespace(environ=environ, service_account_dir=service_account) == "default"
+    (service_account / "namespace").write_text("cronwright-system\n")
+    assert default_namespace(environ=environ, service_account_dir=service_account) == "cronwright-system"

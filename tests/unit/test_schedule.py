@@ -30,6 +30,7 @@ from cronwright.core.schedule import (
     ScheduleError,
     count_fire_times,
     describe,
+    dst_shift,
     is_one_shot,
     iter_fire_times,
     next_fire_after,
@@ -340,6 +341,59 @@ def test_presets_fire_like_the_brute_force_reference(
     until = after + timedelta(days=3)
     expected = reference_fires(preset_matcher(schedule), key, after, until, timedelta(minutes=1))
     assert fires_until(schedule, after, until) == expected
+
+
+def reference_shift(
+    matches: Callable[[datetime], bool], key: str, fire: datetime
+) -> tuple[str, datetime] | None:
+    """What DST did to ``fire``, by brute force: the matching wall minutes that map to it
+    (some inside a gap: skipped), or its own wall time read twice (repeated)."""
+    zone = ZoneInfo(key)
+    local = fire.astimezone(zone).replace(tzinfo=None)
+    walls, wall = [], local - timedelta(hours=3)
+    while wall <= local:
+        if matches(wall) and reference_instant(key, wall) == fire:
+            walls.append(wall)
+        wall += timedelta(minutes=1)
+    in_gap = [w for w in walls if exists(zone, w, 0) is None and exists(zone, w, 1) is None]
+    if in_gap:
+        return "skipped", min(in_gap)
+    first, second = exists(zone, local, 0), exists(zone, local, 1)
+    if first is not None and second is not None and first != second:
+        return "repeated", local
+    return None
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(data=st.data(), where=near_transition(before=4 * 3600, after=2 * 3600))
+def test_dst_shift_names_what_the_reference_sees(
+    data: st.DataObject, where: tuple[str, datetime, datetime]
+) -> None:
+    key, local, after = where
+    expression = data.draw(cron_expressions(local, with_seconds=False))
+    if reference_never_fires(expression):
+        return
+    schedule = Schedule(cron=expression, time_zone=key)
+    for fire in fires_until(schedule, after, after + timedelta(hours=8))[:40]:
+        shift = dst_shift(schedule, fire)
+        got = (shift.kind, shift.wall) if shift else None
+        assert got == reference_shift(reference_matcher(expression), key, fire), fire
+
+
+def test_dst_shift_examples() -> None:
+    new_york = Schedule(cron="30 1,2 * * *", time_zone="America/New_York")
+    spring = next_fire_after(new_york, utc(2026, 3, 8, 6, 31), CREATED)
+    assert spring == utc(2026, 3, 8, 7)  # 03:00 EDT, the transition
+    shift = dst_shift(new_york, spring)
+    assert shift is not None and (shift.kind, shift.wall) == ("skipped", datetime(2026, 3, 8, 2, 30))
+    fall = next_fire_after(new_york, utc(2026, 11, 1, 5), CREATED)
+    assert fall == utc(2026, 11, 1, 5, 30)  # 01:30 EDT, the first of the two
+    shift = dst_shift(new_york, fall)
+    assert shift is not None and (shift.kind, shift.wall) == ("repeated", datetime(2026, 11, 1, 1, 30))
+    assert dst_shift(new_york, utc(2026, 3, 9, 5, 30)) is None
+    assert dst_shift(Schedule(every="1h", time_zone="America/New_York"), spring) is None
+    with pytest.raises(ValueError, match="timezone-aware"):
+        dst_shift(new_york, datetime(2026, 3, 8, 7))
 
 
 @settings(max_examples=60, deadline=None, database=None)

@@ -20,6 +20,7 @@ from cronwright.api.metrics import OUTSIDE, FacadeMetrics
 from cronwright.api.ratelimit import RateLimiter
 from cronwright.api.slashes import DropTrailingSlash
 from cronwright.api.store import Store
+from cronwright.api.ui import routes as ui
 from cronwright.core.config import Config
 from cronwright.core.kube import Kube, load_credentials
 from cronwright.core.version import VERSION
@@ -86,6 +87,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     for dialect in DIALECTS:
         app.include_router(dialect.router)
+    ui.install(app)
     renderers = {prefix: dialect.render_error for dialect in DIALECTS for prefix in dialect.PREFIXES}
     errors.install(app, renderers, fallback=error_envelope.render_error)
     _document_no_422(app)

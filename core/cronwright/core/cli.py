@@ -104,12 +104,14 @@ def _api(args: argparse.Namespace) -> int:
 
 
 def _controlplane_build(_: argparse.Namespace) -> int:
-    from cronwright.core.controlplane.binaries import ensure_binaries, ensure_helm
+    from cronwright.core.controlplane.binaries import ensure_binaries, ensure_helm, ensure_promtool
 
     binaries = ensure_binaries()
     helm = ensure_helm()
+    promtool = ensure_promtool()
     print(binaries.kube_apiserver.parent)
     print(helm.parent)
+    print(promtool.parent)
     return 0
 
 
@@ -313,7 +315,7 @@ def parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser(
         "controlplane-build",
-        help="build (or find cached) etcd, kube-apiserver, kubectl and helm; print their folders",
+        help="build (or find cached) etcd, kube-apiserver, kubectl, helm and promtool; print their folders",
     )
     build.set_defaults(func=_controlplane_build)
     return root

@@ -152,15 +152,22 @@ def bare_token(value: str | None) -> str | None:
     return rest.strip() if rest and scheme.lower() == "bearer" else value.strip()
 
 
+def _kubeconfig_path(kubeconfig: str | None, environ: Mapping[str, str]) -> str:
+    # Read $KUBECONFIG now: the kubernetes package only looks at it when first imported.
+    return kubeconfig or environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+
+
 def load_credentials(
     kubeconfig: str | None = None,
     *,
+    context: str | None = None,
     environ: Mapping[str, str] = os.environ,
     service_account_dir: Path = SERVICE_ACCOUNT_DIR,
 ) -> Credentials:
-    """kubeconfig (explicit, $KUBECONFIG or ~/.kube/config) or the in-cluster service account."""
+    """kubeconfig (explicit, $KUBECONFIG or ~/.kube/config; its current context unless
+    `context` names another) or the in-cluster service account."""
     cfg = k8s_client.Configuration()
-    in_cluster = kubeconfig is None and "KUBERNETES_SERVICE_HOST" in environ
+    in_cluster = kubeconfig is None and context is None and "KUBERNETES_SERVICE_HOST" in environ
     if in_cluster:
         incluster_config.InClusterConfigLoader(
             token_filename=str(service_account_dir / "token"),
@@ -168,9 +175,9 @@ def load_credentials(
             environ=environ,
         ).load_and_set(cfg)
     else:
-        # Read $KUBECONFIG now: the kubernetes package only looks at it when first imported.
-        path = kubeconfig or environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-        k8s_config.load_kube_config(config_file=path, client_configuration=cfg)
+        k8s_config.load_kube_config(
+            config_file=_kubeconfig_path(kubeconfig, environ), context=context, client_configuration=cfg
+        )
     token = bare_token(cfg.api_key.get("authorization") or cfg.api_key.get("BearerToken"))
     return Credentials(
         host=cfg.host.rstrip("/"),
@@ -181,6 +188,29 @@ def load_credentials(
         token=token,
         token_file=TokenFile(str(service_account_dir / "token")) if in_cluster else None,
     )
+
+
+def default_namespace(
+    kubeconfig: str | None = None,
+    *,
+    context: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+    service_account_dir: Path = SERVICE_ACCOUNT_DIR,
+) -> str:
+    """The namespace kubectl would use without -n: the context's, else "default" (in a
+    pod: the pod's own). A context the kubeconfig lacks is a ValueError naming it."""
+    if kubeconfig is None and context is None and "KUBERNETES_SERVICE_HOST" in environ:
+        try:
+            return (service_account_dir / "namespace").read_text().strip() or "default"
+        except OSError:
+            return "default"
+    contexts, current = k8s_config.list_kube_config_contexts(
+        config_file=_kubeconfig_path(kubeconfig, environ)
+    )
+    chosen = current if context is None else next((c for c in contexts if c["name"] == context), None)
+    if chosen is None:
+        raise ValueError(f"context {context!r} is not in the kubeconfig")
+    return (chosen.get("context") or {}).get("namespace") or "default"
 
 
 def resource_version(obj: dict[str, Any]) -> int:

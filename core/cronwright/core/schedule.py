@@ -34,9 +34,11 @@ from croniter import croniter
 from cronwright.core.models import Frequency, Schedule
 
 __all__ = [
+    "DstShift",
     "ScheduleError",
     "count_fire_times",
     "describe",
+    "dst_shift",
     "is_one_shot",
     "iter_fire_times",
     "next_fire_after",
@@ -211,6 +213,43 @@ def describe(schedule: Schedule) -> str:
     if schedule.delay_seconds is not None:
         return f"after {schedule.delay_seconds}s"
     return f"every {schedule.every}"
+
+
+@dataclass(frozen=True)
+class DstShift:
+    """How daylight saving changed one fire of a wall-clock schedule.
+
+    ``kind`` is ``skipped`` when the matching wall time ``wall`` did not exist that day
+    (spring forward; the run fires at the transition, and every match of the gap merges
+    into it), or ``repeated`` when ``wall`` happened twice (fall back; the run fires once,
+    at the first).
+    """
+
+    kind: str
+    wall: datetime
+    """The matching wall-clock time (naive, in the schedule's zone)."""
+
+
+def dst_shift(schedule: Schedule, fire: datetime) -> DstShift | None:
+    """Whether daylight saving moved or doubled the wall time behind ``fire``, a fire
+    instant of ``schedule`` (from :func:`next_fire_after`). None for interval and one-shot
+    schedules, and for fires DST did not touch. For previews (``kubectl cronwright next``)."""
+    _require_aware(fire, "fire")
+    if schedule.cron is None and schedule.frequency is None:
+        return None
+    zone = _zone(schedule.time_zone)
+    local = fire.astimezone(zone)
+    wall = local.replace(tzinfo=None)
+    before = (fire - timedelta(seconds=1)).astimezone(zone).replace(tzinfo=None)
+    if wall - before > timedelta(seconds=1):
+        # The wall clock jumped at this instant: a gap. A match earlier than the wall time
+        # after the jump lay inside it and fires here.
+        first = _wall_rule(schedule)(before)
+        if first < wall:
+            return DstShift("skipped", first)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        return DstShift("repeated", wall)
+    return None
 
 
 def _require_aware(moment: datetime, name: str) -> None:

@@ -9,6 +9,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 # so the interesting buckets here are milliseconds.
 SKEW_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+# How stale `kubectl get` and the facade are after a run: usually one write (milliseconds),
+# seconds when writes queue behind a burst or keep conflicting.
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
 class Metrics:
@@ -40,6 +43,12 @@ class Metrics:
             "Latency of status writes to the API server, by kind.",
             ["kind"],
             buckets=WRITE_BUCKETS,
+            registry=self.registry,
+        )
+        self.status_lag = Histogram(
+            "cronwright_status_lag_seconds",
+            "From a run's finish to its result written in status (lock, write slot, conflicts, retries).",
+            buckets=LAG_BUCKETS,
             registry=self.registry,
         )
         self.write_conflicts = Counter(

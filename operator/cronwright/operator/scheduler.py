@@ -868,6 +868,9 @@ class Scheduler:
             return
         entry.secret_problem = problem if isinstance(content, SecretProblem) else None
         self.metrics.runs.labels(result=str(record.result), trigger=str(record.trigger)).inc()
+        if record.finish_time is not None:
+            lag = (utcnow() - record.finish_time).total_seconds()
+            self.metrics.status_lag.observe(max(0.0, lag))
         if record.duration_ms is not None:
             self.metrics.run_duration.observe(record.duration_ms / 1000)
         if claimed_next is not None:

@@ -1,8 +1,9 @@
-"""Build and cache etcd, kube-apiserver, kubectl and Helm from the Go module proxy.
+"""Build and cache etcd, kube-apiserver, kubectl, Helm and promtool from the Go module proxy.
 
-The pinned versions live in one place each, ``tools/controlplane/go.mod`` and
-``tools/helm/go.mod`` (two modules, so Helm's k8s.io dependencies never have to agree with
-the control plane's); this module reads them from there. Binaries are cached per version
+The pinned versions live in one place each, ``tools/controlplane/go.mod``,
+``tools/helm/go.mod`` and ``tools/promtool/go.mod`` (three modules, so Helm's and
+Prometheus' dependencies never have to agree with the control plane's); this module reads
+them from there. Binaries are cached per version
 under ``~/.cache/cronwright/`` (``CRONWRIGHT_CACHE_DIR`` overrides), so only the first run
 on a machine builds. A file lock lets parallel test sessions share one build instead of
 racing.
@@ -23,10 +24,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[4]
 GO_MODULE = Path(os.environ.get("CRONWRIGHT_CONTROLPLANE_MODULE", REPO_ROOT / "tools" / "controlplane"))
 HELM_GO_MODULE = REPO_ROOT / "tools" / "helm"
+PROMTOOL_GO_MODULE = REPO_ROOT / "tools" / "promtool"
 
 KUBERNETES_MODULE = "k8s.io/kubernetes"
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 HELM_MODULE = "helm.sh/helm/v4"
+PROMETHEUS_MODULE = "github.com/prometheus/prometheus"
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,10 @@ def pinned_helm_version(go_mod: Path = HELM_GO_MODULE / "go.mod") -> str:
     return _pinned_version(go_mod, HELM_MODULE)
 
 
+def pinned_promtool_version(go_mod: Path = PROMTOOL_GO_MODULE / "go.mod") -> str:
+    return _pinned_version(go_mod, PROMETHEUS_MODULE)
+
+
 def _kubernetes_ldflags(version: str) -> str:
     """Stamp the release into the binaries: /version and `kubectl version` report it,
     and Helm and client libraries check it."""
@@ -96,6 +103,21 @@ def _helm_ldflags(version: str) -> str:
     pinned release instead of the bare "v4.x" default of an unstamped build."""
     package = f"{HELM_MODULE}/internal/version"
     return f"-s -w -X {package}.version={version} -X {package}.gitTreeState=clean"
+
+
+def prometheus_release(module_version: str) -> str:
+    """Prometheus tags its Go module v0.MMM.P for release M.MM.P (v0.316.0 is 3.16.0);
+    2.x releases were tagged v0.MM.P (v0.55.1 is 2.55.1)."""
+    _, combined, patch = module_version.lstrip("v").split(".", 2)
+    major, minor = divmod(int(combined), 100) if int(combined) >= 100 else (2, int(combined))
+    return f"{major}.{minor}.{patch}"
+
+
+def _promtool_ldflags(version: str) -> str:
+    """What Prometheus' promu stamps for a release, so `promtool --version` names the pinned
+    release instead of an empty version."""
+    package = "github.com/prometheus/common/version"
+    return f"-s -w -X {package}.Version={prometheus_release(version)} -X {package}.Branch=HEAD"
 
 
 def _go() -> str:
@@ -184,3 +206,24 @@ def ensure_helm() -> Path:
         if not helm.exists():
             _build(f"{HELM_MODULE}/cmd/helm", helm, _helm_ldflags(version), f"helm {version}", HELM_GO_MODULE)
     return helm
+
+
+def ensure_promtool() -> Path:
+    """The cached promtool of the pinned Prometheus release, built first if missing."""
+    version = pinned_promtool_version()
+    directory = cache_dir() / f"promtool-{version}"
+    promtool = directory / "promtool"
+    if promtool.exists():
+        return promtool
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not promtool.exists():
+            _build(
+                f"{PROMETHEUS_MODULE}/cmd/promtool",
+                promtool,
+                _promtool_ldflags(version),
+                f"promtool {version}",
+                PROMTOOL_GO_MODULE,
+            )
+    return promtool
