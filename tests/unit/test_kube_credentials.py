@@ -134,6 +134,8 @@ def test_renewal_time_is_nine_tenths_into_the_lifetime(
     token: str | None, expected: dt.datetime | None
 ) -> None:
     assert renewal_time(token) == expected
+
+
 def _two_contexts(path: Path) -> Path:
     path.write_text(
         yaml.safe_dump(
