@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev test lint format crd controlplane clean
+.PHONY: dev dev-reset test lint format crd controlplane clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ $(INSTALLED): pyproject.toml
 controlplane: $(INSTALLED)
 	$(BIN)/cronwright controlplane-build
 
+# The local cluster's data, the API key and the ports are kept in .cronwright/ across
+# restarts; dev-reset deletes them first and starts clean.
 dev: controlplane
 	$(BIN)/cronwright dev
+
+dev-reset: controlplane
+	$(BIN)/cronwright dev --reset
 
 test: controlplane
 	$(BIN)/ruff check .
