@@ -94,4 +94,3 @@ def test_every_shell_example_of_the_readme_runs_as_printed(dev_checkout: Path, t
             f"README.md:{command.line}: {broken}\n$ {command.text}\n--- stdout\n{out[-3000:]}"
             f"\n--- stderr\n{err[-3000:]}"
         )
-
