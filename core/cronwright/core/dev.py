@@ -131,10 +131,11 @@ def _run(state: DevState, options: Options) -> int:
             "metrics_url": f"{operator_url}/metrics",
             "api_url": api_url,
             "api_key": api_key,
+            "receiver": f"http://{ECHO_ADDRESS[0]}:{ECHO_ADDRESS[1]}" if echo is not None else None,
         }
         commands = [Path(sys.executable).parent, plane.kubectl.parent, helm.parent]
         state.write_env(commands, plane.kubeconfig, api_url, api_key)
-        state.info.write_text(json.dumps(info, indent=2) + "\n")
+        state.write_info(info)
         _print_running(state, info, config, echo is not None)
         while True:
             time.sleep(3600)
@@ -192,7 +193,7 @@ def _api_key(state: DevState, kubeconfig: Path, namespace: str) -> str:
     return key
 
 
-def _print_running(state: DevState, info: dict[str, str], config: str, echo: bool) -> None:
+def _print_running(state: DevState, info: dict[str, str | None], config: str, echo: bool) -> None:
     address = f"{ECHO_ADDRESS[0]}:{ECHO_ADDRESS[1]}"
     receiver = (
         f"echo receiver on http://{address} (requests: {state.root / 'receiver.log'})"

@@ -100,6 +100,10 @@ class DevState:
     def save_api_key(self, key: str) -> None:
         _write_private(self.root / "api-key", key + "\n")
 
+    def write_info(self, info: dict[str, str | None]) -> None:
+        """dev.json, for scripts: private, as it holds the API key."""
+        _write_private(self.info, json.dumps(info, indent=2) + "\n")
+
     def write_env(self, path: Sequence[Path], kubeconfig: Path, api_url: str, api_key: str) -> None:
         _write_private(self.env, env_script(path, kubeconfig, api_url, api_key))
 
