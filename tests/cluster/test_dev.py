@@ -141,6 +141,7 @@ def test_a_second_dev_on_the_same_state_is_refused(dev: DevProcess) -> None:
     assert f"another `cronwright dev` is running with state directory {dev.state}" in second.stderr
 
 
+@pytest.mark.timeout(600)  # starting cronwright dev takes 10-30 s on a busy 2-core machine
 def test_ctrl_c_stops_everything_in_seconds_and_a_restart_keeps_cluster_key_and_ports(
     cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -169,7 +170,9 @@ def test_ctrl_c_stops_everything_in_seconds_and_a_restart_keeps_cluster_key_and_
 
     second = DevProcess(state=state, cwd=ROOT).start()
     try:
-        assert second.info == info  # same key, kubeconfig, API server, facade and metrics ports
+        # Same key, kubeconfig, API server, facade and metrics ports. (Whether 8089 was free
+        # for the echo receiver depends on other processes of this machine.)
+        assert {**second.info, "receiver": None} == {**info, "receiver": None}
         assert json.loads((state / "ports.json").read_text()) == ports
         kept = httpx.get(f"{info['api_url']}/api/v1/cron/jobs/{job}", headers=headers, timeout=10)
         assert kept.status_code == 200 and kept.json()["name"] == "Kept", kept.text

@@ -63,6 +63,7 @@ def dev_checkout(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> 
             print(output)
 
 
+@pytest.mark.timeout(600)  # starting cronwright dev takes 10-30 s on a busy 2-core machine
 def test_every_shell_example_of_the_readme_runs_as_printed(dev_checkout: Path, tmp_path: Path) -> None:
     blocks = readme.blocks((ROOT / "README.md").read_text())
     runnable = [block for block in blocks if block.lang == "sh" and block.skip is None]

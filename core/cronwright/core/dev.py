@@ -141,7 +141,7 @@ def _run(state: DevState, options: Options) -> int:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
-    except ControlPlaneError as error:
+    except RuntimeError as error:  # a process that would not start, with its log's tail
         print(f"cronwright dev: {error}", file=sys.stderr)
         return 1
     finally:
