@@ -103,24 +103,8 @@ def _run(state: DevState, options: Options) -> int:
         for role in ("operator", "api", "webhook"):
             ports[role] = port_or_free(ports.get(role))
         state.save_ports(ports)
-        common = [f"--kubeconfig={plane.kubeconfig}", f"--config={config}"]
         print("[cronwright] starting the operator, its admission webhook and the REST API ...", flush=True)
-        operator_url = f"http://127.0.0.1:{ports['operator']}"
-        webhook = [f"--webhook-port={ports['webhook']}", f"--webhook-configuration={WEBHOOK_CONFIGURATION}"]
-        children.append(
-            start_component(
-                ["operator", *common, *webhook, f"--port={ports['operator']}"],
-                state.root / "operator.log",
-                operator_url,
-                "/readyz",
-            )
-        )
-        api_url = f"http://127.0.0.1:{ports['api']}"
-        children.append(
-            start_component(
-                ["api", *common, f"--port={ports['api']}"], state.root / "api.log", api_url, "/healthz"
-            )
-        )
+        operator_url, api_url = _start_components(plane, state, ports, config, children)
         _wait_for_webhook(plane, options.namespace)
         api_key = _api_key(state, plane.kubeconfig, options.namespace)
         echo = start_echo(state.root / "receiver.log")
@@ -155,6 +139,32 @@ def _run(state: DevState, options: Options) -> int:
         took = time.monotonic() - started
         print(f"[cronwright] stopped in {took:.1f}s; state kept in {state.root}", flush=True)
     return 0
+
+
+def _start_components(
+    plane: ControlPlane,
+    state: DevState,
+    ports: dict[str, int],
+    config: str,
+    children: list[subprocess.Popen[bytes]],
+) -> tuple[str, str]:
+    """The operator (serving the webhook) and the facade, each once ready, appended to
+    `children` as they start; their URLs."""
+    common = [f"--kubeconfig={plane.kubeconfig}", f"--config={config}"]
+    operator_url = f"http://127.0.0.1:{ports['operator']}"
+    webhook = [f"--webhook-port={ports['webhook']}", f"--webhook-configuration={WEBHOOK_CONFIGURATION}"]
+    children.append(
+        start_component(
+            ["operator", *common, *webhook, f"--port={ports['operator']}"],
+            state.root / "operator.log",
+            operator_url,
+            "/readyz",
+        )
+    )
+    api_url = f"http://127.0.0.1:{ports['api']}"
+    api = ["api", *common, f"--port={ports['api']}"]
+    children.append(start_component(api, state.root / "api.log", api_url, "/healthz"))
+    return operator_url, api_url
 
 
 def _wait_for_webhook(plane: ControlPlane, namespace: str, timeout: float = 60) -> None:
