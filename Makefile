@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev test lint format crd controlplane browser clean
+.PHONY: dev dev-reset test lint format crd controlplane browser clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 	@test -x $(CHROMIUM) || { echo "make browser: $(CHROMIUM) is still missing after installing chromium" >&2; exit 1; }
 
+# The local cluster's data, the API key and the ports are kept in .cronwright/ across
+# restarts; dev-reset deletes them first and starts clean.
 dev: controlplane
 	$(BIN)/cronwright dev
+
+dev-reset: controlplane
+	$(BIN)/cronwright dev --reset
 
 test: controlplane browser
 	$(BIN)/ruff check .

@@ -111,6 +111,15 @@ def test_an_unknown_time_zone_is_refused_naming_the_field(
     )
 
 
+def test_one_refusal_names_every_bad_field(cluster: Cluster, namespace: str, webhook: str) -> None:
+    manifest = cronjobspec("typos", {"cron": "61 * * * *", "timeZone": "Mars/Olympus"}, HTTP, suspend=True)
+    message = _refused(cluster, namespace, manifest)
+    assert (
+        "denied the request: spec.schedule.timeZone: unknown IANA time zone 'Mars/Olympus'; "
+        "spec.schedule.cron: '61 * * * *': minute value '61' is not in 0-59"
+    ) in message
+
+
 def test_an_update_that_breaks_the_schedule_is_refused(
     cluster: Cluster, namespace: str, webhook: str
 ) -> None:

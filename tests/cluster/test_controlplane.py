@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -85,3 +86,33 @@ def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
         parent.send_signal(signal.SIGKILL)
         parent.wait()
     assert _wait_gone(pids) == []
+
+
+def test_a_kept_plane_restarts_with_its_data_and_credentials_and_replaces_a_taken_port(
+    tmp_path: Path,
+) -> None:
+    """What `cronwright dev` relies on across restarts: etcd's data and the kubeconfig's
+    credentials survive; a port another process took meanwhile is replaced, the rest kept."""
+    workdir = tmp_path / "cluster"
+    first = ControlPlane(workdir=workdir, install_crds=False, keep_credentials=True).start()
+    try:
+        first.run_kubectl("create", "configmap", "kept", "--from-literal=answer=42")
+        ports = dict(first.ports)
+        admin_cert = (workdir / "pki" / "admin.crt").read_bytes()
+    finally:
+        first.stop()
+    taken = ("apiserver", "etcd-peer")  # other processes listen there now
+    with socket.socket() as squat_1, socket.socket() as squat_2:
+        for squatter, role in zip((squat_1, squat_2), taken, strict=True):
+            squatter.bind(("127.0.0.1", ports[role]))
+            squatter.listen()
+        second = ControlPlane(workdir=workdir, install_crds=False, keep_credentials=True, ports=dict(ports))
+        second.start()
+    try:
+        assert all(second.ports[role] != ports[role] for role in taken)
+        assert second.ports["etcd"] == ports["etcd"]
+        assert (workdir / "pki" / "admin.crt").read_bytes() == admin_cert
+        kept = second.run_kubectl("get", "configmap", "kept", "-o", "jsonpath={.data.answer}")
+        assert kept.stdout == "42"
+    finally:
+        second.stop()

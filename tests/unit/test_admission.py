@@ -14,10 +14,10 @@ from cronwright.operator.admission import (
     WebhookOptions,
     client_config,
     judge,
+    refusal,
     secret_references,
     webhook_configuration,
 )
-from cronwright.operator.planning import Problem
 from cronwright.operator.webhook_tls import self_signed
 
 GOOD = {"schedule": {"cron": "0 9 * * 1-5"}, "http": {"url": "http://127.0.0.1:9/"}}
@@ -26,9 +26,23 @@ BAD = {"schedule": {"cron": "0 9 * * 8"}, "http": {"url": "http://127.0.0.1:9/"}
 
 def test_a_new_or_changed_spec_is_judged_by_the_operators_own_rules() -> None:
     assert isinstance(judge(GOOD, None), CronJobSpecSpec)
-    problem = judge(BAD, None)
-    assert isinstance(problem, Problem) and problem.field == "spec.schedule.cron"
-    assert isinstance(judge(BAD, GOOD), Problem)
+    problems = judge(BAD, None)
+    assert isinstance(problems, list) and [p.field for p in problems] == ["spec.schedule.cron"]
+    assert isinstance(judge(BAD, GOOD), list)
+
+
+def test_every_bad_field_is_named_in_one_refusal() -> None:
+    spec = {
+        "schedule": {"cron": "61 * * * *", "timeZone": "Mars/Olympus"},
+        "http": {"url": "http://127.0.0.1:9/", "method": "FETCH"},
+    }
+    problems = judge(spec, None)
+    assert isinstance(problems, list)
+    assert [p.field for p in problems] == ["spec.http.method", "spec.schedule.timeZone", "spec.schedule.cron"]
+    message = refusal(problems)
+    assert "spec.schedule.timeZone: unknown IANA time zone 'Mars/Olympus'" in message
+    assert "spec.schedule.cron: '61 * * * *': minute value '61' is not in 0-59" in message
+    assert message.startswith("spec.http.method: ")
 
 
 def test_an_update_that_keeps_a_stored_spec_is_not_judged() -> None:

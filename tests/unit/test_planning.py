@@ -22,6 +22,7 @@ from cronwright.operator.planning import (
     record_patch,
     rfc3339,
     run_id,
+    spec_problems,
     sync_patch,
 )
 
@@ -273,6 +274,34 @@ def test_parse_spec_names_the_bad_field(raw: dict, field: str) -> None:
     problem = parse_spec(raw)
     assert isinstance(problem, Problem)
     assert problem.field == field
+
+
+@pytest.mark.parametrize(
+    ("raw", "fields"),
+    [
+        (
+            {"schedule": {"cron": "61 * * * *", "timeZone": "Mars/Olympus"}, "http": {"url": "http://h/"}},
+            ["spec.schedule.timeZone", "spec.schedule.cron"],
+        ),
+        (
+            {"schedule": {"every": "1ms", "timeZone": "No"}, "http": {"url": "http://h/", "method": "X"}},
+            ["spec.http.method", "spec.schedule.timeZone", "spec.schedule.every"],
+        ),
+        # A schedule the model refuses is reported once, by the model.
+        ({"schedule": {"cron": ""}, "http": {"url": "http://h/", "method": "X"}}, None),
+        ({"schedule": {"cron": "0 9 * * *"}, "http": {"url": "http://h/"}}, []),
+    ],
+)
+def test_spec_problems_names_every_bad_field(raw: dict, fields: list[str] | None) -> None:
+    spec, problems = spec_problems(raw)
+    if fields is None:
+        assert spec is None
+        assert sorted(p.field for p in problems) == ["spec.http.method", "spec.schedule.cron"]
+        return
+    assert [p.field for p in problems] == fields
+    assert (spec is None) == bool(fields)
+    first = parse_spec(raw)
+    assert first == problems[0] if problems else first == spec
 
 
 def test_run_ids_are_stable_and_distinct() -> None:

@@ -35,6 +35,7 @@ from cronwright.core.schedule import (
     iter_fire_times,
     next_fire_after,
     parse_duration,
+    problems,
     validate,
 )
 
@@ -662,6 +663,15 @@ def test_validate_names_the_field(schedule: Schedule, field: str) -> None:
         validate(schedule)
     assert raised.value.field == field
     assert str(raised.value).startswith(f"{field}: ")
+
+
+def test_problems_names_every_bad_field_and_validate_raises_the_first() -> None:
+    schedule = Schedule(cron="61 * * * *", time_zone="Mars/Olympus")
+    assert [p.field for p in problems(schedule)] == ["schedule.timeZone", "schedule.cron"]
+    with pytest.raises(ScheduleError) as raised:
+        validate(schedule)
+    assert raised.value.field == "schedule.timeZone"
+    assert problems(Schedule(every="1m", time_zone="Europe/Paris")) == []
 
 
 @pytest.mark.parametrize(

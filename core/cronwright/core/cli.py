@@ -26,7 +26,9 @@ def _crd(args: argparse.Namespace) -> int:
 def _dev(args: argparse.Namespace) -> int:
     from cronwright.core import dev
 
-    return dev.run(state_dir=args.state_dir, namespace=args.namespace, config=args.config)
+    return dev.run(
+        dev.Options(state_dir=args.state_dir, namespace=args.namespace, config=args.config, reset=args.reset)
+    )
 
 
 def _operator(args: argparse.Namespace) -> int:
@@ -217,9 +219,16 @@ def parser() -> argparse.ArgumentParser:
     crd.set_defaults(func=_crd)
 
     dev = commands.add_parser("dev", help="run a local control plane with cronwright on it until Ctrl-C")
-    dev.add_argument("--state-dir", default=".cronwright", help="where dev.json and the kubeconfig go")
+    dev.add_argument(
+        "--state-dir",
+        default=".cronwright",
+        help="kept across restarts: the cluster's data, the API key, the ports; also dev.json, env, logs",
+    )
     dev.add_argument("--namespace", default="default", help="namespace for your CronJobSpecs")
     dev.add_argument("--config", help="settings file (default: one with example handlers and channels)")
+    dev.add_argument(
+        "--reset", action="store_true", help="delete the kept cluster, API key and ports first: start clean"
+    )
     dev.set_defaults(func=_dev)
 
     op = commands.add_parser("operator", help="run the operator: fire every CronJobSpec's runs on time")

@@ -2,11 +2,12 @@
 tests start the operator and the facade exactly as a pod does, so they share one way of
 starting a component, knowing it is ready, and stopping it.
 
-A child never outlives its parent (`die_with_parent`), logs to a file (a pipe nobody reads
-would fill up and block it), and counts as started only once its readiness path answers 200:
-a process that is merely alive may still be loading settings or waiting for the API server.
-When it exits or stays unready, the error carries the tail of its log, which is where the
-reason is.
+A child never outlives its parent and has a session of its own (`detached_child`: a
+terminal's Ctrl-C reaches the parent alone, which stops children in order), logs to a file
+(a pipe nobody reads would fill up and block it), and counts as started only once its
+readiness path answers 200: a process that is merely alive may still be loading settings
+or waiting for the API server. When it exits or stays unready, the error carries the tail
+of its log, which is where the reason is.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from cronwright.core.controlplane.cluster import die_with_parent
+from cronwright.core.controlplane.cluster import detached_child
 
 
 def start_component(
@@ -43,7 +44,7 @@ def start_component(
             [*prefix, sys.executable, "-m", "cronwright.core.cli", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,
+            preexec_fn=detached_child,
             env=env,
         )
     deadline = time.monotonic() + timeout
@@ -61,14 +62,22 @@ def start_component(
 
 def stop_component(process: subprocess.Popen[bytes] | None, grace: float = 20) -> None:
     """SIGTERM, as Kubernetes stops a pod, and SIGKILL after `grace` seconds."""
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_components([process], grace)
+
+
+def stop_components(processes: Sequence[subprocess.Popen[bytes] | None], grace: float = 20) -> None:
+    """SIGTERM to all at once, then wait for each; SIGKILL to those still running after
+    `grace` seconds. Together, so stopping several takes as long as the slowest."""
+    running = [p for p in processes if p is not None and p.poll() is None]
+    for process in running:
+        process.terminate()
+    deadline = time.monotonic() + grace
+    for process in running:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def log_tail(log: Path, lines: int = 60) -> str:

@@ -128,17 +128,33 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"invalid duration {text!r}: too long") from None
 
 
-def validate(schedule: Schedule) -> None:
-    """Reject what the API server's CEL rules cannot see, before the operator relies on it.
+def problems(schedule: Schedule) -> list[ScheduleError]:
+    """Everything wrong with the schedule that the API server's CEL rules cannot see.
 
     CEL checks which fields are present; whether a zone exists, a cron expression parses or
     an interval is long enough needs the tz database and a cron parser, so it is done here.
+    Each field is judged on its own, so a user fixing a manifest learns of every bad field
+    at once instead of one per attempt.
     """
-    _zone(schedule.time_zone)
+    checks: list[Callable[[], object]] = [partial(_zone, schedule.time_zone)]
     if schedule.cron is not None:
-        _cron_iterator(schedule.cron)
+        checks.append(partial(_cron_iterator, schedule.cron))
     if schedule.every is not None:
-        _interval(schedule.every)
+        checks.append(partial(_interval, schedule.every))
+    found = []
+    for check in checks:
+        try:
+            check()
+        except ScheduleError as error:
+            found.append(error)
+    return found
+
+
+def validate(schedule: Schedule) -> None:
+    """Reject what the API server's CEL rules cannot see (the first of `problems`), before
+    the operator relies on it."""
+    for problem in problems(schedule):
+        raise problem
 
 
 def is_one_shot(schedule: Schedule) -> bool:

@@ -1,10 +1,11 @@
 """The validating admission webhook: what the CRD schema and CEL cannot check, at apply time.
 
 The schema already refuses wrong types, enums and ranges. What is left needs code: cron
-syntax, time zone names, dates that exist. Those are judged by ``planning.parse_spec``,
-the very function the operator uses when it plans a resource, so the webhook and the
-operator cannot disagree. References to Secrets that do not exist (yet) are only
-warnings: GitOps tools often apply a CronJobSpec before the Secret it reads at run time.
+syntax, time zone names, dates that exist. Those are judged by ``planning.spec_problems``,
+which the operator's own ``parse_spec`` is built on, so the webhook and the operator
+cannot disagree; the webhook names every bad field in one refusal. References to Secrets
+that do not exist (yet) are only warnings: GitOps tools often apply a CronJobSpec before
+the Secret it reads at run time.
 
 Failure policy (``--webhook-failure-policy``) defaults to Ignore: the webhook is early
 feedback, not the last line of defence — the operator refuses an invalid spec anyway
@@ -31,7 +32,7 @@ import kopf
 from cronwright.core import models
 from cronwright.core.kube import ApiError, Kube
 from cronwright.core.models import CronJobSpecSpec, SecretKeyRef
-from cronwright.operator.planning import Problem, parse_spec
+from cronwright.operator.planning import Problem, spec_problems
 from cronwright.operator.webhook_tls import FIELD_MANAGER, self_signed, shared_certificate
 
 log = logging.getLogger(__name__)
@@ -51,15 +52,24 @@ class WebhookOptions:
     failure_policy: str = "Ignore"
 
 
-def judge(spec: dict[str, Any] | None, old_spec: dict[str, Any] | None) -> Problem | CronJobSpecSpec | None:
-    """The problem with ``spec``, or the parsed spec; None when there is nothing to judge.
+def judge(
+    spec: dict[str, Any] | None, old_spec: dict[str, Any] | None
+) -> list[Problem] | CronJobSpecSpec | None:
+    """Every problem with ``spec``, or the parsed spec; None when there is nothing to judge.
 
-    An update that leaves the spec as it was is let through unjudged: a spec stored before
-    the webhook existed (or before a rule tightened) must never block a label change or
-    the deletion of a finalizer."""
+    All problems, not the first: a user fixing a manifest learns of each bad field in one
+    refusal instead of one per `kubectl apply`. An update that leaves the spec as it was is
+    let through unjudged: a spec stored before the webhook existed (or before a rule
+    tightened) must never block a label change or the deletion of a finalizer."""
     if spec is None or (old_spec is not None and old_spec == spec):
         return None
-    return parse_spec(spec)
+    parsed, problems = spec_problems(spec)
+    return problems or parsed
+
+
+def refusal(problems: list[Problem]) -> str:
+    """One message naming every bad field, as kubectl prints it after "denied the request: "."""
+    return "; ".join(str(problem) for problem in problems)
 
 
 def secret_references(spec: CronJobSpecSpec) -> list[tuple[str, SecretKeyRef]]:
@@ -120,8 +130,8 @@ def register(registry: kopf.OperatorRegistry, kube: Kube, options: WebhookOption
         body: kopf.Body, old: kopf.Body | None, warnings: list[str], namespace: str | None, **_: Any
     ) -> None:
         verdict = judge(body.get("spec"), old.get("spec") if old is not None else None)
-        if isinstance(verdict, Problem):
-            raise kopf.AdmissionError(str(verdict), code=422)
+        if isinstance(verdict, list):
+            raise kopf.AdmissionError(refusal(verdict), code=422)
         if verdict is not None and namespace:
             warnings.extend(await missing_secret_warnings(kube, namespace, secret_references(verdict)))
 

@@ -17,6 +17,7 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,10 +90,18 @@ def build_registry(
     kube: Kube,
     webhook: admission.WebhookOptions,
     workdir: Path,
+    stop_work: Callable[[], Awaitable[None]],
 ) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     if webhook.port:
         admission.register(registry, kube, webhook)
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: object) -> None:
+        # kopf runs this once its watchers are gone, then waits up to 5 s for every task
+        # made since it started — the scheduler's timed waits among them. Stopping our
+        # work here lets a SIGTERM or Ctrl-C end the process at once instead.
+        await stop_work()
 
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: object) -> None:
@@ -167,11 +176,19 @@ async def run(options: Options) -> None:
         options.instance,
         extra={"namespaces": options.namespaces or "all", "port": options.port},
     )
+
+    async def stop_work() -> None:
+        for task in (loop_task, ready_watch, heartbeat_task, recheck_task):
+            task.cancel()
+        await scheduler.shutdown()
+
     # The webhook's generated key lives here, never longer than the process.
     workdir = tempfile.TemporaryDirectory(prefix="cronwright-webhook-")
     try:
         await kopf.operator(
-            registry=build_registry(scheduler, credentials, kube, options.webhook, Path(workdir.name)),
+            registry=build_registry(
+                scheduler, credentials, kube, options.webhook, Path(workdir.name), stop_work
+            ),
             clusterwide=not options.namespaces,
             namespaces=options.namespaces,
             ready_flag=kopf_ready,
@@ -179,14 +196,27 @@ async def run(options: Options) -> None:
         )
     finally:
         workdir.cleanup()
-        for task in (loop_task, ready_watch, heartbeat_task, recheck_task):
-            task.cancel()
-        await scheduler.shutdown()
-        await events.drain()
-        await lease.release()
+        await stop_work()
+        await farewell(events, lease)
         await http.aclose()
         await kube.close()
         await runner.cleanup()
+
+
+#: What stopping may spend on its last API calls (pending Events, deleting the lease). The
+#: lease expires by itself; an API server that is stopping too (Ctrl-C of a local control
+#: plane reaches every process) must not hold the operator until it is killed.
+FAREWELL_SECONDS = 2.0
+
+
+async def farewell(events: EventRecorder, lease: InstanceLease, budget: float = FAREWELL_SECONDS) -> None:
+    """Post pending Events and release the lease, within `budget` seconds in all."""
+    try:
+        async with asyncio.timeout(budget):
+            await events.drain()
+            await lease.release()
+    except TimeoutError:
+        log.warning("stopping without releasing the lease: the API server did not answer in %ss", budget)
 
 
 async def _mirror(source: asyncio.Event, target: asyncio.Event) -> None:

@@ -21,6 +21,7 @@ from cronwright.core.models import (
     Phase,
     RunRecord,
     RunResult,
+    Schedule,
 )
 
 TRIGGER_ANNOTATION = "cronwright.io/trigger"
@@ -83,19 +84,45 @@ class ContentProblem(Exception):
         self.problem = Problem(field, message)
 
 
-def parse_spec(raw: dict[str, Any]) -> CronJobSpecSpec | Problem:
-    """The spec, or the first thing wrong with it that the CRD schema let through."""
+def spec_problems(raw: dict[str, Any]) -> tuple[CronJobSpecSpec | None, list[Problem]]:
+    """The spec and nothing wrong with it, or None and every problem the CRD schema let
+    through: each field the model refuses, then each schedule field that cannot run.
+
+    The schedule is judged on its own when another part of the spec is refused, so a
+    manifest with a bad method and a bad cron string is told about both at once."""
     try:
         spec = CronJobSpecSpec.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in ("spec", *first["loc"]))
-        return Problem(where, first["msg"])
-    try:
-        schedule_math.validate(spec.schedule)
-    except schedule_math.ScheduleError as error:
-        return Problem(f"spec.{error.field}", error.message)
+        problems = [Problem(_where(e["loc"]), e["msg"]) for e in error.errors()]
+        schedule = _schedule_alone(raw.get("schedule"))
+        return None, problems + (_schedule_problems(schedule) if schedule is not None else [])
+    problems = _schedule_problems(spec.schedule)
+    return (None if problems else spec), problems
+
+
+def parse_spec(raw: dict[str, Any]) -> CronJobSpecSpec | Problem:
+    """The spec, or the first thing wrong with it that the CRD schema let through."""
+    spec, problems = spec_problems(raw)
+    if problems:
+        return problems[0]
+    assert spec is not None
     return spec
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in ("spec", *loc))
+
+
+def _schedule_alone(raw: object) -> Schedule | None:
+    """The schedule when it is well-formed by itself (else its errors are the model's)."""
+    try:
+        return Schedule.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _schedule_problems(schedule: Schedule) -> list[Problem]:
+    return [Problem(f"spec.{error.field}", error.message) for error in schedule_math.problems(schedule)]
 
 
 # -- when is the next run ---------------------------------------------------------------

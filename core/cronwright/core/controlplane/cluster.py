@@ -1,13 +1,20 @@
-"""A real, throwaway Kubernetes control plane: etcd + kube-apiserver on loopback.
+"""A real Kubernetes control plane: etcd + kube-apiserver on loopback.
 
 This is what controller-runtime's envtest does, in Python, for the tests and for
-``cronwright dev``: free ports on 127.0.0.1, a temporary data directory, fresh
-certificates, an admin kubeconfig (client certificate in ``system:masters``), the CRDs
-installed. There is no kubelet, scheduler or controller-manager: objects are stored and
-validated, never run, and nothing garbage-collects or finalizes namespaces.
+``cronwright dev``: free ports on 127.0.0.1, a data directory, certificates, an admin
+kubeconfig (client certificate in ``system:masters``), the CRDs installed. There is no
+kubelet, scheduler or controller-manager: objects are stored and validated, never run, and
+nothing garbage-collects or finalizes namespaces.
+
+The tests get a throwaway one (temporary directory, fresh certificates). ``cronwright dev``
+keeps its own across restarts: it passes a directory that holds etcd's data and the
+certificates of the last start (``keep_credentials``) and the ports used then (``ports``),
+taken again when still free, so the kubeconfig and everything stored stay valid.
 
 Children never outlive their parent: each is started with ``PR_SET_PDEATHSIG`` so the
-kernel kills it when the process that started it dies, however that one dies.
+kernel kills it when the process that started it dies, however that one dies. Each also
+runs in a session of its own, so a terminal's Ctrl-C reaches only the parent, which stops
+them in order: the API server's clients first, then the API server, then etcd.
 """
 
 from __future__ import annotations
@@ -45,10 +52,34 @@ def die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def detached_child() -> None:
+    """preexec_fn of a server child: its own session (a terminal's Ctrl-C goes to the parent
+    alone, which stops its children in order) and killed by the kernel with its parent."""
+    os.setsid()
+    die_with_parent()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:`port` now. SO_REUSEADDR, as servers set
+    it, so connections of a previous run still in TIME_WAIT do not count as taken."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        return True
+
+
+def port_or_free(preferred: int | None) -> int:
+    """`preferred` when it is free, else any free port."""
+    return preferred if preferred and port_is_free(preferred) else free_port()
 
 
 def advertise_address() -> str:
@@ -102,6 +133,44 @@ class ControlPlaneError(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class _Credentials:
+    """The PKI files of one control plane and what the kubeconfig embeds."""
+
+    pki: Path
+    ca_pem: bytes
+    admin: certs.KeyPair
+
+    FILES = ("ca.crt", "apiserver.crt", "apiserver.key", "admin.crt", "admin.key", "sa.key", "sa.pub")
+
+    @classmethod
+    def load(cls, pki: Path) -> _Credentials | None:
+        """The credentials of an earlier start, None unless all of them are there."""
+        if not all((pki / name).is_file() for name in cls.FILES):
+            return None
+        admin = certs.KeyPair((pki / "admin.crt").read_bytes(), (pki / "admin.key").read_bytes())
+        return cls(pki, (pki / "ca.crt").read_bytes(), admin)
+
+    @classmethod
+    def make(cls, pki: Path) -> _Credentials:
+        pki.mkdir(parents=True, exist_ok=True)
+        ca = certs.CertificateAuthority()
+        ca.pair.write(pki, "ca")
+        ca.issue(
+            "kube-apiserver",
+            dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
+            ip_addresses=(LOOPBACK, "10.96.0.1"),
+            server=True,
+        ).write(pki, "apiserver")
+        admin = ca.issue("cronwright-admin", organization="system:masters")
+        admin.write(pki, "admin")
+        sa_private, sa_public = certs.signing_key()
+        (pki / "sa.key").write_bytes(sa_private)
+        (pki / "sa.key").chmod(0o600)
+        (pki / "sa.pub").write_bytes(sa_public)
+        return cls(pki, ca.pair.cert_pem, admin)
+
+
 @dataclass
 class ControlPlane:
     """etcd + kube-apiserver for one test session or one `cronwright dev` run."""
@@ -110,6 +179,11 @@ class ControlPlane:
     install_crds: bool = True
     binaries: Binaries | None = None
     extra_apiserver_flags: list[str] = field(default_factory=list)
+    ports: dict[str, int] = field(default_factory=dict)
+    """Ports to listen on when free ("etcd", "etcd-peer", "apiserver"); after start, the
+    ports taken."""
+    keep_credentials: bool = False
+    """Reuse the certificates and keys an earlier start left in ``workdir``."""
     kubeconfig: Path = field(init=False)
     server: str = field(init=False)
     _processes: list[_Process] = field(default_factory=list, init=False)
@@ -166,7 +240,7 @@ class ControlPlane:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
+                preexec_fn=detached_child,
             )
         process = _Process(name, popen, log, command)
         self._processes.append(process)
@@ -186,7 +260,7 @@ class ControlPlane:
 
     def _start_etcd(self, deadline: float) -> str:
         assert self.workdir is not None and self.binaries is not None
-        client, peer = free_port(), free_port()
+        client, peer = self._port("etcd"), self._port("etcd-peer")
         url = f"http://{LOOPBACK}:{client}"
         peer_url = f"http://{LOOPBACK}:{peer}"
         process = self._spawn(
@@ -210,21 +284,11 @@ class ControlPlane:
     def _start_apiserver(self, etcd_url: str, deadline: float) -> None:
         assert self.workdir is not None and self.binaries is not None
         pki = self.workdir / "pki"
-        pki.mkdir(exist_ok=True)
-        ca = certs.CertificateAuthority()
-        ca_cert, _ = ca.pair.write(pki, "ca")
-        serving_cert, serving_key = ca.issue(
-            "kube-apiserver",
-            dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
-            ip_addresses=(LOOPBACK, "10.96.0.1"),
-            server=True,
-        ).write(pki, "apiserver")
-        admin = ca.issue("cronwright-admin", organization="system:masters")
-        sa_private, sa_public = certs.signing_key()
-        (pki / "sa.key").write_bytes(sa_private)
-        (pki / "sa.pub").write_bytes(sa_public)
+        kept = _Credentials.load(pki) if self.keep_credentials else None
+        credentials = kept or _Credentials.make(pki)
+        ca_cert = pki / "ca.crt"
 
-        port = free_port()
+        port = self._port("apiserver")
         self.server = f"https://{LOOPBACK}:{port}"
         advertise = advertise_address()
         flags = [
@@ -234,8 +298,8 @@ class ControlPlane:
             f"--secure-port={port}",
             f"--advertise-address={advertise}",
             f"--cert-dir={pki}",
-            f"--tls-cert-file={serving_cert}",
-            f"--tls-private-key-file={serving_key}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={ca_cert}",
             f"--service-account-key-file={pki / 'sa.pub'}",
             f"--service-account-signing-key-file={pki / 'sa.key'}",
@@ -250,9 +314,7 @@ class ControlPlane:
         process = self._spawn("kube-apiserver", flags + self.extra_apiserver_flags)
 
         self.kubeconfig = self.workdir / "kubeconfig"
-        self._write_kubeconfig(ca.pair.cert_pem, admin)
-        admin.write(pki, "admin")
-
+        self._write_kubeconfig(credentials.ca_pem, credentials.admin)
         self._wait_for_apiserver(process, deadline)
 
     def _wait_for_apiserver(self, process: _Process, deadline: float) -> None:
@@ -271,6 +333,10 @@ class ControlPlane:
         old.stop()
         self._processes.remove(old)
         self._wait_for_apiserver(self._spawn(old.name, old.command), time.monotonic() + timeout)
+
+    def _port(self, name: str) -> int:
+        self.ports[name] = port_or_free(self.ports.get(name))
+        return self.ports[name]
 
     def _write_kubeconfig(self, ca_pem: bytes, admin: certs.KeyPair) -> None:
         def b64(data: bytes) -> str:
