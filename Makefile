@@ -1,13 +1,14 @@
 # The two commands: `make dev` runs cronwright on a local control plane, `make test`
 # passes the whole suite. Both install what they need (virtualenv, Python dependencies,
-# the control plane and Helm built from the Go module proxy) on first use.
+# the control plane and Helm built from the Go module proxy, the test images built with
+# buildah from Debian packages) on first use.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev test lint format crd controlplane clean
+.PHONY: dev test lint format crd controlplane images clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +19,16 @@ $(INSTALLED): pyproject.toml
 controlplane: $(INSTALLED)
 	$(BIN)/cronwright controlplane-build
 
+# The pause, test busybox and cronwright images, without Docker (docs/images.md): installs
+# buildah, mmdebstrap and busybox-static with apt-get when missing (root), then builds
+# what is not cached in ~/.cache/cronwright/images and prints each reference and archive.
+images: $(INSTALLED)
+	$(BIN)/cronwright image-build --install-tools
+
 dev: controlplane
 	$(BIN)/cronwright dev
 
-test: controlplane
+test: controlplane images
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
