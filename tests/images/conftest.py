@@ -3,8 +3,11 @@ session: `make test` builds them first (`make images`), so here they come from t
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -23,12 +26,28 @@ def store() -> Buildah:
     return image_store()
 
 
+CONTAINER_PREFIX = "cronwright-test-"
+
+
+def _remove_stale_containers(store: Buildah) -> None:
+    """Containers of test sessions that died before removing theirs (each is a full copy
+    of its image in the vfs store)."""
+    names = store.run("containers", "--format", "{{.ContainerName}}").split()
+    for name in names:
+        if name.startswith(CONTAINER_PREFIX):
+            pid = int(name.removeprefix(CONTAINER_PREFIX).split("-")[0])
+            if not Path(f"/proc/{pid}").exists():
+                store.run("rm", name)
+
+
 @contextmanager
 def container_of(store: Buildah, ref: str) -> Iterator[Callable[..., str]]:
     """A throwaway container of the image; the callable runs a command in it (as the
     image's own user) and returns its output. Creating one copies the whole image (vfs),
     so tests of one image share one."""
-    container = store.run("from", "--pull=never", ref).strip()
+    _remove_stale_containers(store)
+    name = f"{CONTAINER_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    container = store.run("from", "--pull=never", "--name", name, ref).strip()
     try:
         yield lambda *command: store.run("run", "--isolation", "chroot", container, "--", *command)
     finally:

@@ -47,7 +47,7 @@ from cronwright.core.controlplane.binaries import (
     cache_dir,
     pinned_versions,
 )
-from cronwright.core.controlplane.buildah import Buildah
+from cronwright.core.controlplane.buildah import Buildah, BuildahError
 from cronwright.core.controlplane.image_keys import context_digest, copy_context
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -114,12 +114,20 @@ def install_build_tools() -> list[str]:
     return debian.install_packages(BUILD_PACKAGES, "building the test images")
 
 
+def build_host_problem(euid: int, missing: list[str]) -> str | None:
+    """What keeps this machine from building the images (None: nothing), said in full."""
+    needs = []
+    if euid != 0:
+        needs.append("root (buildah --isolation chroot, mmdebstrap)")
+    if missing:
+        needs.append(f"the Debian packages {', '.join(missing)} ({debian.INSTALL_HINT})")
+    return f"building the test images needs {' and '.join(needs)}" if needs else None
+
+
 def _require_build_host() -> None:
-    if os.geteuid() != 0:
-        raise RuntimeError(
-            "building the test images needs root (buildah --isolation chroot, mmdebstrap); run as root"
-        )
-    debian.require_packages(BUILD_PACKAGES, "building the test images")
+    problem = build_host_problem(os.geteuid(), debian.missing_packages(BUILD_PACKAGES))
+    if problem:
+        raise RuntimeError(problem)
 
 
 @contextmanager
@@ -324,8 +332,12 @@ def _prune_cronwright(store: Buildah, keep: int) -> None:
         (images_dir() / "archives").glob("cronwright-*.tar"), key=lambda p: p.stat().st_mtime, reverse=True
     )
     for old in archives[keep:]:
-        tag = old.stem.removeprefix("cronwright-")[:12]
-        store.remove_image(f"{CRONWRIGHT_REPOSITORY}:{tag}")
+        ref = f"{CRONWRIGHT_REPOSITORY}:{old.stem.removeprefix('cronwright-')[:12]}"
+        try:
+            store.remove_image(ref)
+        except BuildahError as error:  # a container of it is still in use: next time
+            _say(f"kept {ref}: {str(error).splitlines()[-1]}")
+            continue
         old.unlink(missing_ok=True)
 
 
