@@ -4,6 +4,8 @@ built images themselves (`buildah inspect`, the docker-archives, commands run in
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -125,3 +127,21 @@ def test_a_cached_build_is_reused(built_images: Images, store: Buildah) -> None:
     assert again == built_images
     assert {i.ref: store.inspect(i.ref)["FromImageID"] for i in again.for_node()} == ids
     assert {i.ref: i.archive.stat().st_size for i in again.for_node()} == sizes
+
+
+def test_the_cli_prints_each_reference_and_archive(built_images: Images) -> None:
+    """What `make images` and `make dev-cluster` read."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cronwright.core.cli", "image-build", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    printed = json.loads(result.stdout)
+    assert printed == {
+        "pause": {"ref": built_images.pause.ref, "archive": str(built_images.pause.archive)},
+        "busybox": {"ref": built_images.busybox.ref, "archive": str(built_images.busybox.archive)},
+        "cronwright": {"ref": built_images.cronwright.ref, "archive": str(built_images.cronwright.archive)},
+        "base": built_images.base,
+    }
