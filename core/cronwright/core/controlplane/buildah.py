@@ -94,7 +94,9 @@ class Buildah:
         """Build a Dockerfile. ``--pull=never``: the base must already be in the store (a
         pull would ask a registry). ``--format docker`` keeps HEALTHCHECK, which the OCI
         format drops. ``--layers=false``: one layer per stage, no cache of intermediates
-        (the whole build is cached by its key instead)."""
+        (the whole build is cached by its key instead; with vfs, which copies the root
+        filesystem for every layer, `--layers` made builds several times slower).
+        ``--force-rm``: a failed build leaves no container behind either."""
         args = [
             "bud",
             "--pull=never",
@@ -105,6 +107,7 @@ class Buildah:
             "--network",
             "host",
             "--layers=false",
+            "--force-rm",
             "--file",
             str(context / "Dockerfile"),
             "--tag",
