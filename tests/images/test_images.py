@@ -18,7 +18,9 @@ from cronwright.core.controlplane.buildah import Buildah
 from cronwright.core.controlplane.images import Image, Images, ensure_images, pinned_versions
 from tests.images.conftest import run_in_image
 
-pytestmark = pytest.mark.images
+# The first test builds whatever is not cached (minutes on a cold machine, when pytest runs
+# without `make images` first); the default 300 s timeout would cut that build off.
+pytestmark = [pytest.mark.images, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART_VALUES = yaml.safe_load((ROOT / "charts" / "cronwright" / "values.yaml").read_text())
