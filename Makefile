@@ -1,14 +1,15 @@
 # The two commands: `make dev` runs cronwright on a local control plane, `make test`
 # passes the whole suite. Both install what they need (virtualenv, Python dependencies,
 # the control plane, Helm and promtool built from the Go module proxy; for `make test`
-# also Debian's Chromium) on first use.
+# also Debian's Chromium and the test images built with buildah from Debian packages) on
+# first use.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev dev-reset test lint format crd controlplane browser clean
+.PHONY: dev dev-reset test lint format crd controlplane browser images clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +39,14 @@ dev: controlplane
 dev-reset: controlplane
 	$(BIN)/cronwright dev --reset
 
-test: controlplane browser
+
+# The pause, test busybox and cronwright images, without Docker (docs/images.md): installs
+# buildah, mmdebstrap and busybox-static with apt-get when missing (root), then builds
+# what is not cached in ~/.cache/cronwright/images and prints each reference and archive.
+images: $(INSTALLED)
+	$(BIN)/cronwright image-build --install-tools
+
+test: controlplane browser images
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
