@@ -112,6 +112,31 @@ def _controlplane_build(_: argparse.Namespace) -> int:
     return 0
 
 
+def _image_build(args: argparse.Namespace) -> int:
+    import json
+
+    from cronwright.core.controlplane import images
+
+    if args.install_tools:
+        installed = images.install_build_tools()
+        if installed:
+            print(f"[cronwright] installed {', '.join(installed)}", file=sys.stderr)
+    try:
+        built = images.ensure_images()
+    except RuntimeError as error:
+        sys.stderr.write(f"cronwright image-build: {error}\n")
+        return 1
+    named = {"pause": built.pause, "busybox": built.busybox, "cronwright": built.cronwright}
+    if args.json:
+        listing = {name: {"ref": i.ref, "archive": str(i.archive)} for name, i in named.items()}
+        print(json.dumps({**listing, "base": built.base}, indent=2))
+    else:
+        for name, image in named.items():
+            print(f"{name}\t{image.ref}\t{image.archive}")
+        print(f"base\t{built.base}")
+    return 0
+
+
 def _with_kube(kubeconfig: str | None, call: Callable[[Kube], Awaitable[T]]) -> T:
     """One API call for a CLI command; refusals become a one-line error, not a traceback."""
     from cronwright.core.kube import ApiError, run_with_kube
@@ -277,6 +302,17 @@ def parser() -> argparse.ArgumentParser:
         help="build (or find cached) etcd, kube-apiserver, kubectl and helm; print their folders",
     )
     build.set_defaults(func=_controlplane_build)
+
+    image = commands.add_parser(
+        "image-build",
+        help="build (or find cached) the pause, test busybox and cronwright images without Docker;"
+        " print NAME REF ARCHIVE per image (docs/images.md)",
+    )
+    image.add_argument(
+        "--install-tools", action="store_true", help="apt-get install buildah, mmdebstrap, ... when missing"
+    )
+    image.add_argument("--json", action="store_true", help="print the references and archives as JSON")
+    image.set_defaults(func=_image_build)
     return root
 
 
