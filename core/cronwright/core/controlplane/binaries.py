@@ -254,6 +254,8 @@ def ensure_helm() -> Path:
     directory = cache_dir() / f"helm-{version}"
     helm = directory / "helm"
     _ensure_built(
-        directory, [(f"{HELM_MODULE}/cmd/helm", helm, _helm_ldflags(version), f"helm {version}")], HELM_GO_MODULE
+        directory,
+        [(f"{HELM_MODULE}/cmd/helm", helm, _helm_ldflags(version), f"helm {version}")],
+        HELM_GO_MODULE,
     )
     return helm
