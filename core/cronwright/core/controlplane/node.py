@@ -33,26 +33,19 @@ from typing import Any
 import httpx
 import yaml
 
-from cronwright.core.controlplane import debian, node_host, node_pki
+from cronwright.core.controlplane import debian, node_boot, node_host
 from cronwright.core.controlplane import node_config as config
-from cronwright.core.controlplane.binaries import (
-    Binaries,
-    NodeBinaries,
-    ensure_binaries,
-    ensure_node_binaries,
-)
-from cronwright.core.controlplane.cluster import die_with_parent
+from cronwright.core.controlplane.binaries import ensure_binaries, ensure_helm, ensure_node_binaries
 from cronwright.core.controlplane.images import Image
 from cronwright.core.controlplane.netns import Netns, Relay
+from cronwright.core.controlplane.node_boot import NodeError
 from cronwright.core.processes import log_tail
+
+__all__ = ["Node", "NodeError", "preflight"]
 
 NODE_PACKAGES = ("runc", "containernetworking-plugins", "iptables")
 HOST_TOOLS = ("nsenter", "unshare", "ip", "mount")
 _CAP_NET_ADMIN, _CAP_SYS_ADMIN = 12, 21
-
-
-class NodeError(RuntimeError):
-    pass
 
 
 def preflight() -> list[str]:
@@ -77,7 +70,7 @@ class Node:
 
     `apiserver_flags` are appended to kube-apiserver's command line (a flag given twice
     takes its last value); `images` are imported into containerd at start (more with
-    :meth:`import_images`).
+    :meth:`import_images`). `timings` holds how long each step took, "up" and "down".
     """
 
     def __init__(
@@ -92,17 +85,18 @@ class Node:
         self.timeout = timeout
         self.node_name, self.node_ip = config.NODE_NAME, config.NODE_IP
         self.server = config.apiserver_url()
+        self.binaries = ensure_binaries()
+        self.node_binaries = ensure_node_binaries()
         self.timings: dict[str, float] = {}
         self.instance: node_host.Instance | None = None
         self.netns: Netns | None = None
-        self._init: subprocess.Popen[bytes] | None = None
+        self._unshare: subprocess.Popen[bytes] | None = None
         self._pid1 = 0
         self._components: dict[str, subprocess.Popen[bytes]] = {}
         self._relays: list[Relay] = []
         self._namespaces: dict[str, int] = {}
         self._links_before: set[str] = set()
         self._host_kubeconfig: Path | None = None
-        self._tls: ssl.SSLContext | None = None
 
     # -- the handle tests use ----------------------------------------------------------
 
@@ -117,11 +111,11 @@ class Node:
         return self.layout.kubeconfig("admin")
 
     def env(self) -> dict[str, str]:
-        """The environment of commands run inside the namespace: no proxy variables."""
+        """The environment of commands run inside the namespace (no proxy variables)."""
         home = self.layout.root / "home"
         home.mkdir(exist_ok=True)
         return {
-            **self._component_env(),
+            **node_boot.component_env(self.layout, self.node_binaries.containerd.parent),
             "HOME": str(home),
             "KUBECONFIG": str(self.kubeconfig),
             "HELM_CACHE_HOME": str(home / "helm-cache"),
@@ -145,16 +139,15 @@ class Node:
         return self.run([str(self.binaries.kubectl), *args], input=input, check=check, timeout=timeout)
 
     def kubectl_json(self, *args: str) -> Any:
+        """`kubectl ... -o json`, parsed."""
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
 
     def helm(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        from cronwright.core.controlplane.binaries import ensure_helm
-
         return self.run([str(ensure_helm()), *args], check=check, timeout=timeout)
 
     def forward(self, host: str, port: int) -> Relay:
-        """127.0.0.1:<relay.port> here, forwarded to host:port inside the namespace (stopped
-        with the node)."""
+        """127.0.0.1:<relay.port> on this machine, forwarded to host:port inside the
+        namespace; stopped with the node (or by `relay.stop()`)."""
         assert self.netns is not None, "the node is not started"
         relay = Relay(self.netns, host, port)
         self._relays.append(relay)
@@ -162,8 +155,9 @@ class Node:
 
     @property
     def host_kubeconfig(self) -> Path:
-        """An admin kubeconfig usable from this machine: the API server through a relay on
-        127.0.0.1 (its certificate names 127.0.0.1), for Python clients and host-side kubectl."""
+        """An admin kubeconfig usable outside the namespace: the API server through a relay
+        on 127.0.0.1 (its certificate names 127.0.0.1), for Python clients and tools that
+        cannot be started inside the namespace."""
         if self._host_kubeconfig is None:
             relay = self.forward(self.node_ip, config.APISERVER_PORT)
             document = yaml.safe_load(self.kubeconfig.read_text())
@@ -174,12 +168,14 @@ class Node:
         return self._host_kubeconfig
 
     def api(self, path: str) -> httpx.Response:
-        """GET path from the API server as admin (from inside the namespace)."""
-        assert self.netns is not None and self._tls is not None
-        tls = self._tls
+        """GET `path` from the API server as admin, from inside the namespace."""
+        assert self.netns is not None, "the node is not started"
+        tls = ssl.create_default_context(cafile=str(self.layout.pki / "ca.crt"))
+        tls.load_cert_chain(self.layout.pki / "admin.crt", self.layout.pki / "admin.key")
         return self.netns.call(lambda: httpx.get(f"{self.server}{path}", verify=tls, timeout=5))
 
     def import_images(self, *images: Image) -> None:
+        """`ctr images import` of each docker-archive into the namespace kubelet uses."""
         for image in images:
             started = time.monotonic()
             command = [str(self.node_binaries.ctr), "-a", str(self.layout.containerd_socket), "-n", "k8s.io"]
@@ -200,9 +196,6 @@ class Node:
             raise NodeError(
                 "the real cluster cannot run here; this machine lacks:\n  " + "\n  ".join(problems)
             )
-        self.binaries: Binaries = ensure_binaries()
-        self.node_binaries: NodeBinaries = ensure_node_binaries()
-        self.timings["binaries"] = time.monotonic() - started
         for stale in node_host.clean_stale():
             print(f"[cronwright] removed what an interrupted node left: {stale}", file=sys.stderr, flush=True)
         self._links_before = node_host.host_links()
@@ -227,22 +220,26 @@ class Node:
         return now
 
     def _bring_up(self, deadline: float) -> None:
-        """The recipe's order: etcd and containerd together, the API server, the images while
-        it starts, then the controllers and the node; Ready and the default ServiceAccount
-        (created by the controller manager) are when tests can start."""
+        """etcd and containerd together, the API server, the images while it starts, then
+        the controllers and the node; Ready and the default ServiceAccount (made by the
+        controller manager) are when tests can start."""
         assert self.instance is not None
         layout, bins, t = self.layout, self.node_binaries, time.monotonic()
-        self._write_files(layout)
+        node_boot.write_files(layout, self.instance.id)
         node_host.prepare_cgroups(self.instance.id)
         t = self._step("files", t)
-        self._start_init(layout, deadline)
-        self._configure_network()
+        self._unshare, self._pid1 = node_boot.start_init(layout, self._env(), deadline)
+        self.netns = Netns(f"/proc/{self._pid1}/ns/net")
+        self._namespaces = {"net": self.netns.inode, "pid": os.stat(f"/proc/{self._pid1}/ns/pid").st_ino}
+        node_boot.configure_network(self.netns, self._env())
         t = self._step("namespaces", t)
         self._spawn("etcd", config.etcd_flags(self.binaries.etcd, layout))
         self._spawn("containerd", [str(bins.containerd), f"--config={layout.containerd / 'config.toml'}"])
         self._wait("etcd", self._etcd_healthy, deadline)
-        apiserver = config.apiserver_flags(self.binaries.kube_apiserver, layout, self.apiserver_flags)
-        self._spawn("kube-apiserver", apiserver)
+        self._spawn(
+            "kube-apiserver",
+            config.apiserver_flags(self.binaries.kube_apiserver, layout, self.apiserver_flags),
+        )
         t = self._step("etcd", t)
         self._wait("containerd", self._containerd_serving, deadline)
         self.import_images(*self.images)
@@ -261,114 +258,14 @@ class Node:
         self._wait("default ServiceAccount", lambda: self.api(default_account).status_code == 200, deadline)
         self._step("default ServiceAccount", t)
 
-    def _etcd_healthy(self) -> bool:
-        assert self.netns is not None
-        return self.netns.call(httpx.get, "http://127.0.0.1:2379/health", timeout=2).status_code == 200
-
-    def _containerd_serving(self) -> bool:
-        version = [str(self.node_binaries.ctr), "-a", str(self.layout.containerd_socket), "version"]
-        return subprocess.run(version, capture_output=True, check=False).returncode == 0
-
-    def _write_files(self, layout: config.Layout) -> None:
-        for directory in (layout.logs, layout.tmp, layout.containerd, layout.cni_conf, layout.kubelet):
-            directory.mkdir(parents=True, exist_ok=True)
-        node_pki.write_pki(layout)
-        self._tls = ssl.create_default_context(cafile=str(layout.pki / "ca.crt"))
-        self._tls.load_cert_chain(layout.pki / "admin.crt", layout.pki / "admin.key")
-        runc = shutil.which("runc", path="/usr/sbin:/usr/bin:/sbin:/bin")
-        (layout.containerd / "config.toml").write_text(config.containerd_config(layout, Path(runc or "runc")))
-        for host in config.REGISTRY_HOSTS:
-            (layout.registry_hosts / host).mkdir(parents=True, exist_ok=True)
-            (layout.registry_hosts / host / "hosts.toml").write_text(config.registry_hosts_toml())
-        (layout.cni_conf / "10-node.conflist").write_text(config.cni_conflist(layout))
-        assert self.instance is not None
-        kubelet = config.kubelet_config(layout, self.instance.id)
-        (layout.kubelet / "config.yaml").write_text(yaml.safe_dump(kubelet))
-        (layout.root / "kube-proxy.yaml").write_text(yaml.safe_dump(config.kube_proxy_config(layout)))
-
-    def _start_init(self, layout: config.Layout, deadline: float) -> None:
-        command = [
-            "unshare",
-            "--net",
-            "--mount",
-            "--propagation",
-            "private",
-            "--pid",
-            "--fork",
-            "--mount-proc",
-        ]
-        command += [
-            "--kill-child=SIGKILL",
-            sys.executable,
-            "-m",
-            "cronwright.core.controlplane.node_init",
-            str(layout.root),
-        ]
-        with open(layout.log("init"), "wb") as log:
-            self._init = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
-                env=self._component_env(),
-            )
-        while not (layout.root / "ready").exists():
-            if (
-                (layout.root / "failed").exists()
-                or self._init.poll() is not None
-                or time.monotonic() > deadline
-            ):
-                failed = layout.root / "failed"
-                reason = failed.read_text() if failed.exists() else log_tail(layout.log("init"))
-                raise NodeError(f"the node's namespaces did not come up:\n{reason}")
-            time.sleep(0.02)
-        children = Path(f"/proc/{self._init.pid}/task/{self._init.pid}/children").read_text().split()
-        self._pid1 = int(children[0])
-        self.netns = Netns(f"/proc/{self._pid1}/ns/net")
-        self._namespaces = {"net": self.netns.inode, "pid": os.stat(f"/proc/{self._pid1}/ns/pid").st_ino}
-
-    def _configure_network(self) -> None:
-        """lo, and the node IP on a port-less bridge; then prove there is no way out."""
-        assert self.netns is not None
-        ip = lambda *args: self.netns.run(["ip", *args], env=self._component_env())  # type: ignore[union-attr]  # noqa: E731
-        ip("link", "set", "lo", "up")
-        ip("link", "add", "node0", "type", "bridge")
-        ip("addr", "add", f"{config.NODE_IP}/{config.NODE_PREFIX}", "dev", "node0")
-        # the `kubernetes` Service IP answered by the API server itself until kube-proxy runs
-        ip("addr", "add", f"{config.KUBERNETES_SERVICE_IP}/32", "dev", "node0")
-        ip("link", "set", "node0", "up")
-        # ClusterIPs need a route for locally made connections before kube-proxy's DNAT
-        ip("route", "add", config.SERVICE_CIDR, "dev", "node0")
-        self.netns.call(
-            _write_sysctls, {"net/ipv4/ip_forward": "1", "net/bridge/bridge-nf-call-iptables": "1"}
-        )
-        routes = self.netns.run(["ip", "-4", "route", "show", "default"], env=self._component_env()).stdout
-        routes6 = self.netns.run(["ip", "-6", "route", "show", "default"], env=self._component_env()).stdout
-        links = sorted(self.netns.call(_links))
-        if routes.strip() or routes6.strip() or links != ["lo", "node0"]:
-            raise NodeError(
-                f"refusing to start: the namespace has a way out (routes {routes!r}, links {links})"
-            )
-
-    def _component_env(self) -> dict[str, str]:
-        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-        env = {"PATH": f"{self.node_binaries.containerd.parent}:{path}", "HOME": str(self.layout.root)}
-        return {**env, "TMPDIR": str(self.layout.tmp)}
+    def _env(self) -> dict[str, str]:
+        return node_boot.component_env(self.layout, self.node_binaries.containerd.parent)
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        command = ["nsenter", f"--target={self._pid1}", "--net", "--mount", "--pid", "--", *argv]
-        with open(self.layout.log(name), "wb") as log:
-            self._components[name] = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
-                env=self._component_env(),
-            )
+        self._components[name] = node_boot.spawn(self._pid1, argv, self.layout.log(name), self._env())
 
     def _wait(self, what: str, probe: Callable[[], bool], deadline: float) -> None:
+        """Until probe() is true; fails at once when a component exits, with its log."""
         while True:
             for name, process in self._components.items():
                 if process.poll() is not None:
@@ -381,8 +278,16 @@ class Node:
                     return
             if time.monotonic() > deadline:
                 logs = "\n".join(f"--- {n}\n{log_tail(self.layout.log(n), 15)}" for n in self._components)
-                raise NodeError(f"{what}: not in {self.timeout:.0f}s\n{logs}")
+                raise NodeError(f"{what}: not within {self.timeout:.0f}s of the start\n{logs}")
             time.sleep(0.1)
+
+    def _etcd_healthy(self) -> bool:
+        assert self.netns is not None
+        return self.netns.call(httpx.get, "http://127.0.0.1:2379/health", timeout=2).status_code == 200
+
+    def _containerd_serving(self) -> bool:
+        version = [str(self.node_binaries.ctr), "-a", str(self.layout.containerd_socket), "version"]
+        return subprocess.run(version, capture_output=True, check=False).returncode == 0
 
     def _node_ready(self) -> bool:
         response = self.api(f"/api/v1/nodes/{self.node_name}")
@@ -394,44 +299,36 @@ class Node:
     # -- teardown ------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Kill the pid namespace (every process of the node at once), then remove the
-        cgroups and the run directory. Safe to call twice, and after a failed start."""
+        """Kill the pid namespace (every process of the node at once) and wait until none is
+        left, then remove the cgroups and the run directory. Safe to call twice, and after
+        a failed start."""
         started = time.monotonic()
         for relay in self._relays:
             relay.stop()
         self._relays.clear()
-        if self._init is not None and self._init.poll() is None:
-            self._init.kill()  # unshare blocks SIGTERM; SIGKILL + --kill-child takes PID 1 down
-        for process in [*self._components.values(), *([self._init] if self._init else [])]:
+        if self._unshare is not None and self._unshare.poll() is None:
+            self._unshare.kill()  # unshare ignores SIGTERM; SIGKILL + --kill-child takes PID 1 down
+        for process in [*self._components.values(), *([self._unshare] if self._unshare else [])]:
             try:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
         self._components.clear()
-        self._init = None
+        self._unshare = None
         if self.netns is not None:
             self.netns.close()
+        deadline = time.monotonic() + 15
+        while self._namespaces and node_host.processes_in(self._namespaces) and time.monotonic() < deadline:
+            time.sleep(0.05)
         if self.instance is not None:
-            left = node_host.remove_cgroups(self.instance.id)
+            left = node_host.remove_cgroups(self.instance.id, kill=True)
             if left:
                 print(f"[cronwright] cgroups not removed: {left}", file=sys.stderr, flush=True)
             node_host.release(self.instance)
         self.timings["down"] = time.monotonic() - started
 
     def leftovers(self) -> list[str]:
-        """What this (stopped) node left on the machine: processes, cgroups, mounts, links."""
-        assert self.instance is not None
+        """What this stopped node left on the machine: processes, cgroups, mounts, links."""
+        assert self.instance is not None, "the node was never started"
         return node_host.leftovers(self.instance.id, self.instance.root, self._namespaces, self._links_before)
-
-
-def _write_sysctls(values: dict[str, str]) -> None:
-    """/proc/sys/net is per network namespace: written from a thread inside it."""
-    for key, value in values.items():
-        Path("/proc/sys", key).write_text(value)
-
-
-def _links() -> list[str]:
-    """The network links of the calling thread's namespace (from /proc, which follows it)."""
-    with open("/proc/thread-self/net/dev") as dev:
-        return [line.split(":")[0].strip() for line in dev.readlines()[2:]]

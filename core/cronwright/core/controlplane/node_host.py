@@ -97,16 +97,34 @@ def prepare_cgroups(node_id: str) -> None:
                 (hierarchy / node_id / knob).write_text((hierarchy / knob).read_text())
 
 
-def remove_cgroups(node_id: str, timeout: float = 10.0) -> list[str]:
-    """Kill any task left in the node's cgroups, rmdir them bottom-up; what remains."""
-    trees = [h / node_id for h in hierarchies() if (h / node_id).is_dir()]
+def _trees(node_id: str) -> list[Path]:
+    return [h / node_id for h in hierarchies() if (h / node_id).is_dir()]
+
+
+def _tasks(trees: list[Path]) -> list[int]:
+    pids = []
+    for tree in trees:
+        for procs in tree.rglob("cgroup.procs"):
+            with contextlib.suppress(OSError):
+                pids += [int(pid) for pid in procs.read_text().split()]
+    return pids
+
+
+def remove_cgroups(node_id: str, *, kill: bool, timeout: float = 10.0) -> list[str]:
+    """rmdir the node's cgroup trees bottom-up; what remains.
+
+    kill=True first kills any task left in them: only for the node's own cgroups at its
+    stop. Otherwise a tree with a task anywhere is left whole: its processes would have
+    died with their pid namespace, so it belongs to a live node, whatever its name says."""
+    trees = _trees(node_id)
+    if not kill and _tasks(trees):
+        return [str(t) for t in trees]
     deadline = time.monotonic() + timeout
     while trees and time.monotonic() < deadline:
+        for pid in _tasks(trees) if kill else ():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         for tree in trees:
-            for procs in tree.rglob("cgroup.procs"):
-                with contextlib.suppress(OSError, ValueError):
-                    for pid in procs.read_text().split():
-                        os.kill(int(pid), signal.SIGKILL)
             for directory in sorted((d for d in tree.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
                 with contextlib.suppress(OSError):
                     directory.rmdir()
@@ -146,9 +164,12 @@ def clean_stale() -> list[str]:
             removed.append(str(root))
         for hierarchy in hierarchies():
             for tree in hierarchy.glob(PREFIX + "*"):
-                if tree.is_dir() and tree.name not in live:
-                    removed += [f"cgroup {tree}"]
-                    remove_cgroups(tree.name)
+                if (
+                    tree.is_dir()
+                    and tree.name not in live
+                    and not remove_cgroups(tree.name, kill=False, timeout=1)
+                ):
+                    removed.append(f"cgroup {tree}")
     return removed
 
 
