@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev test lint format crd controlplane clean
+.PHONY: dev test lint format crd controlplane node clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,16 @@ $(INSTALLED): pyproject.toml
 controlplane: $(INSTALLED)
 	$(BIN)/cronwright controlplane-build
 
+# The real-node tests (tests/realcluster, docs/real-cluster.md): the node's binaries built
+# from the Go module proxy and its Debian packages (runc, CNI plugins, iptables) installed
+# with apt-get when missing. `make dev` does not need them.
+node: controlplane
+	$(BIN)/cronwright node-build --install-tools
+
 dev: controlplane
 	$(BIN)/cronwright dev
 
-test: controlplane
+test: controlplane node
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -15,13 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from cronwright.core.controlplane import images, node_host
 from cronwright.core.controlplane.binaries import REPO_ROOT, pinned_containerd_version, pinned_versions
 from cronwright.core.controlplane.node import Node
 from cronwright.core.controlplane.node_config import CLOSED_REGISTRY
 from tests.support.kubectl import wait_for
-from tests.support.real_cluster import apply, busybox_pod, receiver_in, wait_until
+from tests.support.real_cluster import apply, busybox_pod, host_cluster, receiver_in, wait_until
 
 pytestmark = pytest.mark.real_cluster
 
@@ -134,6 +135,18 @@ def test_a_pod_calls_a_receiver_listening_inside_the_namespace(
         receiver.stop()
 
     assert [(r.method, r.body) for r in received] == [("POST", b"hi")]
+
+
+def test_tools_outside_the_namespace_reach_the_api_server_through_the_loopback_relay(
+    real_cluster: Node,
+) -> None:
+    cluster = host_cluster(real_cluster)
+    server = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+
+    listed = json.loads(cluster.kubectl_run("get", "nodes", "-o", "json").stdout)
+
+    assert server.startswith("https://127.0.0.1:")
+    assert [n["metadata"]["name"] for n in listed["items"]] == [real_cluster.node_name]
 
 
 def test_an_image_pull_fails_locally_at_the_closed_registry_port(
