@@ -6,11 +6,16 @@
 # Pinned: the base image by tag (this project cannot reach a container registry to
 # resolve digests; add @sha256:... where you build), every Python package by version and
 # hash (requirements.lock, requirements-build.lock; docs/helm.md says how to renew them).
+#
+# BASE_IMAGE: any Debian-like image with python3 (3.11, the locks' version), its venv
+# module and CA certificates, `python` on PATH and groupadd/useradd. The tests build on a
+# Debian base made with mmdebstrap and pass it here (docs/images.md); nothing below names
+# an interpreter path, so /usr/local/bin (official image) and /usr/bin (Debian) both work.
 
-ARG PYTHON_IMAGE=python:3.11.14-slim-trixie
+ARG BASE_IMAGE=python:3.11.14-slim-trixie
 
 # -- build: the cronwright wheel and a virtualenv of the locked dependencies ----------
-FROM ${PYTHON_IMAGE} AS build
+FROM ${BASE_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY requirements-build.lock requirements.lock ./
@@ -28,7 +33,7 @@ RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --whe
  && /opt/cronwright/bin/python -m compileall -q /opt/cronwright
 
 # -- runtime: the virtualenv only, run as a numeric non-root user ---------------------
-FROM ${PYTHON_IMAGE}
+FROM ${BASE_IMAGE}
 # Bytecode was compiled at build time; nothing writes outside /tmp, so the container
 # runs with a read-only root filesystem (HOME=/tmp for any library that wants a home).
 ENV PATH=/opt/cronwright/bin:$PATH \

@@ -1,13 +1,14 @@
 # The two commands: `make dev` runs cronwright on a local control plane, `make test`
 # passes the whole suite. Both install what they need (virtualenv, Python dependencies,
-# the control plane and Helm built from the Go module proxy) on first use.
+# the control plane and Helm built from the Go module proxy, the test images built with
+# buildah from Debian packages) on first use.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev test lint format crd controlplane node clean
+.PHONY: dev test lint format crd controlplane images node clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +25,16 @@ controlplane: $(INSTALLED)
 node: controlplane
 	$(BIN)/cronwright node-build --install-tools
 
+# The pause, test busybox and cronwright images, without Docker (docs/images.md): installs
+# buildah, mmdebstrap and busybox-static with apt-get when missing (root), then builds
+# what is not cached in ~/.cache/cronwright/images and prints each reference and archive.
+images: $(INSTALLED)
+	$(BIN)/cronwright image-build --install-tools
+
 dev: controlplane
 	$(BIN)/cronwright dev
 
-test: controlplane node
+test: controlplane node images
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -70,9 +70,9 @@ def test_dockerfile_has_the_required_properties() -> None:
     steps = _instructions(DOCKERFILE.read_text())
     froms = [args for name, args in steps if name == "FROM"]
     assert len(froms) >= 2, "multi-stage: a build stage and a runtime stage"
-    base = next(args for name, args in steps if name == "ARG" and args.startswith("PYTHON_IMAGE="))
-    assert re.fullmatch(r"PYTHON_IMAGE=python:\d+\.\d+\.\d+-slim-\w+", base), (
-        "slim base pinned to a patch tag"
+    base = next(args for name, args in steps if name == "ARG" and args.startswith("BASE_IMAGE="))
+    assert re.fullmatch(r"BASE_IMAGE=python:\d+\.\d+\.\d+-slim-\w+", base), (
+        "the default base is the official slim image, pinned to a patch tag"
     )
     runtime = steps[max(i for i, (name, _) in enumerate(steps) if name == "FROM") :]
     users = [args for name, args in runtime if name == "USER"]
@@ -88,6 +88,29 @@ def test_dockerfile_has_the_required_properties() -> None:
     assert not any(name == "RUN" and "pip install" in args for name, args in runtime), (
         "the runtime stage copies a finished virtualenv; it installs nothing"
     )
+
+
+def test_every_stage_starts_from_the_base_image_argument() -> None:
+    """The tests build on their own Debian base by passing --build-arg BASE_IMAGE=...
+    (docs/images.md); a stage with a hard-coded base would silently ignore it."""
+    steps = _instructions(DOCKERFILE.read_text())
+    first_from = next(i for i, (name, _) in enumerate(steps) if name == "FROM")
+    assert any(name == "ARG" and args.startswith("BASE_IMAGE=") for name, args in steps[:first_from]), (
+        "BASE_IMAGE is declared before the first FROM, so FROM lines can use it"
+    )
+    froms = [args.split()[0] for name, args in steps if name == "FROM"]
+    assert froms and all(base == "${BASE_IMAGE}" for base in froms), froms
+
+
+def test_no_interpreter_path_is_hard_coded() -> None:
+    """The official image keeps python in /usr/local/bin, a Debian base in /usr/bin: the
+    Dockerfile reaches it through PATH and the virtualenvs only, so both bases build."""
+    steps = _instructions(DOCKERFILE.read_text())
+    for name, args in steps:
+        assert not re.search(r"/usr(/local)?/bin/python", args), f"{name} {args}"
+        if name == "RUN":
+            interpreters = re.findall(r"(?:^|&&|\s)(\S*python3?)\s", args)
+            assert all(i in ("python", "python3") or i.startswith("/opt/") for i in interpreters), args
 
 
 def test_dockerignore_keeps_the_context_to_what_is_copied() -> None:

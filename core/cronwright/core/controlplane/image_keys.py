@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,3 +156,17 @@ def context_digest(root: Path, inputs: Mapping[str, str]) -> str:
     text = ignore.read_text() if ignore.exists() else ""
     files = context_files(root, text) + [name for name in BUILD_FILES if (root / name).exists()]
     return build_digest(root, files, inputs)
+
+
+def copy_context(root: Path, destination: Path) -> None:
+    """Copy what a build of `root` sees (context and build files) to `destination`.
+
+    Building from this copy makes the key and the image agree even when the tree is being
+    edited during a build (the key is then computed from the copy).
+    """
+    ignore = root / ".dockerignore"
+    text = ignore.read_text() if ignore.exists() else ""
+    for relative in context_files(root, text) + [name for name in BUILD_FILES if (root / name).exists()]:
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / relative, target, follow_symlinks=False)

@@ -48,7 +48,7 @@ from cronwright.core.controlplane.binaries import (
     pinned_versions,
 )
 from cronwright.core.controlplane.buildah import Buildah
-from cronwright.core.controlplane.image_keys import context_digest
+from cronwright.core.controlplane.image_keys import context_digest, copy_context
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
@@ -291,19 +291,28 @@ def cronwright_key(base: str, context: Path = REPO_ROOT) -> str:
     return context_digest(context, {"recipe": RECIPE, "BASE_IMAGE": base})
 
 
+def _cronwright_image(key: str) -> Image:
+    return Image(f"{CRONWRIGHT_REPOSITORY}:{key[:12]}", _archive_path("cronwright", key))
+
+
 def _build_cronwright(store: Buildah, context: Path) -> tuple[Image, str]:
     base = base_ref()
-    key = cronwright_key(base, context)
-    image = Image(f"{CRONWRIGHT_REPOSITORY}:{key[:12]}", _archive_path("cronwright", key))
+    image = _cronwright_image(cronwright_key(base, context))
     if image.archive.exists() and store.has_image(image.ref):
         os.utime(image.archive)  # last use, for pruning
         return image, base
     _build_base(store)
-    if not store.has_image(image.ref):
-        started = time.monotonic()
-        _say(f"building {image.ref} from {context / 'Dockerfile'} with BASE_IMAGE={base} ...")
-        store.bud(context, image.ref, {"BASE_IMAGE": base})
-        _say(f"built {image.ref} in {time.monotonic() - started:.1f}s")
+    with tempfile.TemporaryDirectory(dir=images_dir()) as work:
+        # Built from a copy, keyed by the copy: an edit during the build cannot end up
+        # in an image cached under the key of the tree before it.
+        snapshot = Path(work) / "context"
+        copy_context(context, snapshot)
+        image = _cronwright_image(cronwright_key(base, snapshot))
+        if not store.has_image(image.ref):
+            started = time.monotonic()
+            _say(f"building {image.ref} from {context / 'Dockerfile'} with BASE_IMAGE={base} ...")
+            store.bud(snapshot, image.ref, {"BASE_IMAGE": base})
+            _say(f"built {image.ref} in {time.monotonic() - started:.1f}s")
     store.push_archive(image.ref, image.archive)
     _prune_cronwright(store, KEEP_CRONWRIGHT_BUILDS)
     return image, base
