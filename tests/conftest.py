@@ -24,6 +24,7 @@ import pytest
 from tests.support.cluster import Cluster
 
 if TYPE_CHECKING:
+    from cronwright.core.controlplane.images import Image
     from cronwright.core.controlplane.node import Node
 
 _REAL_CLUSTER_REPORT = pytest.StashKey[list[str]]()
@@ -90,6 +91,20 @@ def real_cluster(pytestconfig: pytest.Config) -> Iterator[Node]:
     left = node.leftovers()
     if left:
         pytest.fail("the real cluster left behind:\n  " + "\n  ".join(left), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def cronwright_image(real_cluster: Node, pytestconfig: pytest.Config) -> Image:
+    """The project's image, built from this tree (`make images` builds it first), imported
+    into the real node; use `cronwright_image.ref` with `imagePullPolicy: Never`."""
+    from cronwright.core.controlplane import images
+
+    image = images.ensure_cronwright()
+    real_cluster.import_images(image)
+    pytestconfig.stash.setdefault(_REAL_CLUSTER_REPORT, []).append(
+        f"cronwright image imported in {real_cluster.timings[f'import {image.ref}']:.1f}s"
+    )
+    return image
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import yaml
 
 from cronwright.core.controlplane import images, node_host
 from cronwright.core.controlplane.binaries import REPO_ROOT, pinned_containerd_version, pinned_versions
+from cronwright.core.controlplane.images import Image
 from cronwright.core.controlplane.node import Node
 from cronwright.core.controlplane.node_config import CLOSED_REGISTRY
 from tests.support.kubectl import wait_for
@@ -137,6 +138,36 @@ def test_a_pod_calls_a_receiver_listening_inside_the_namespace(
     assert [(r.method, r.body) for r in received] == [("POST", b"hi")]
 
 
+def test_the_cronwright_image_runs_as_a_pod_non_root_on_a_read_only_root(
+    real_cluster: Node, node_namespace: str, cronwright_image: Image
+) -> None:
+    pod = busybox_pod("image", "unused")
+    pod["spec"]["containers"] = [
+        {
+            "name": "cronwright",
+            "image": cronwright_image.ref,
+            "imagePullPolicy": "Never",
+            "args": ["crd", "--kind", "CronJobSpec"],
+            "securityContext": {
+                "runAsNonRoot": True,
+                "readOnlyRootFilesystem": True,
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+            },
+        }
+    ]
+    apply(real_cluster, node_namespace, pod)
+
+    done = wait_until(real_cluster, node_namespace, "pod/image", _phase("Succeeded", "Failed"))
+    printed = yaml.safe_load(real_cluster.kubectl("logs", "image", "-n", node_namespace).stdout)
+
+    assert done["status"]["phase"] == "Succeeded"
+    assert (printed["kind"], printed["metadata"]["name"]) == (
+        "CustomResourceDefinition",
+        "cronjobspecs.cronwright.io",
+    )
+
+
 def test_tools_outside_the_namespace_reach_the_api_server_through_the_loopback_relay(
     real_cluster: Node,
 ) -> None:
@@ -199,7 +230,8 @@ def test_a_killed_test_process_takes_its_node_down_and_the_next_node_cleans_up(t
         f"""
         import json, os, time
         from cronwright.core.controlplane import images
-        from cronwright.core.controlplane.node import Node
+        from cronwright.core.controlplane.images import Image
+from cronwright.core.controlplane.node import Node
         from tests.support.real_cluster import apply, busybox_pod, wait_until
         node = Node(images=[images.ensure_pause(), images.ensure_busybox()]).start()
         apply(node, "default", busybox_pod("sleeper", "sleep 600"))
