@@ -97,6 +97,7 @@ class Node:
         self._namespaces: dict[str, int] = {}
         self._links_before: set[str] = set()
         self._host_kubeconfig: Path | None = None
+        self._tls: ssl.SSLContext | None = None
 
     # -- the handle tests use ----------------------------------------------------------
 
@@ -170,8 +171,10 @@ class Node:
     def api(self, path: str) -> httpx.Response:
         """GET `path` from the API server as admin, from inside the namespace."""
         assert self.netns is not None, "the node is not started"
-        tls = ssl.create_default_context(cafile=str(self.layout.pki / "ca.crt"))
-        tls.load_cert_chain(self.layout.pki / "admin.crt", self.layout.pki / "admin.key")
+        if self._tls is None:
+            self._tls = ssl.create_default_context(cafile=str(self.layout.pki / "ca.crt"))
+            self._tls.load_cert_chain(self.layout.pki / "admin.crt", self.layout.pki / "admin.key")
+        tls = self._tls
         return self.netns.call(lambda: httpx.get(f"{self.server}{path}", verify=tls, timeout=5))
 
     def import_images(self, *images: Image) -> None:
@@ -199,6 +202,7 @@ class Node:
         for stale in node_host.clean_stale():
             print(f"[cronwright] removed what an interrupted node left: {stale}", file=sys.stderr, flush=True)
         self._links_before = node_host.host_links()
+        self._tls, self._host_kubeconfig = None, None  # of an earlier start's PKI
         self.instance = node_host.register()
         try:
             self._bring_up(time.monotonic() + self.timeout)

@@ -258,6 +258,7 @@ def kube_proxy_config(layout: Layout) -> dict[str, Any]:
         "clusterCIDR": POD_CIDR,
         "healthzBindAddress": "127.0.0.1:10256",
         "metricsBindAddress": "127.0.0.1:10249",
+        "nodePortAddresses": ["primary"],  # NodePorts on the node IP only
         # conntrack sysctls are not writable from a non-initial network namespace
         "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
     }
@@ -332,7 +333,6 @@ disabled_plugins = ['io.containerd.internal.v1.opt']
   netns_mounts_under_state_dir = true
   tolerate_missing_hugetlb_controller = true
   disable_hugetlb_controller = true
-  enable_cdi = false
   [plugins.'io.containerd.cri.v1.runtime'.containerd]
     default_runtime_name = 'runc'
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
