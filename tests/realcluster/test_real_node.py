@@ -230,13 +230,12 @@ def test_a_killed_test_process_takes_its_node_down_and_the_next_node_cleans_up(t
         f"""
         import json, os, time
         from cronwright.core.controlplane import images
-        from cronwright.core.controlplane.images import Image
-from cronwright.core.controlplane.node import Node
+        from cronwright.core.controlplane.node import Node
         from tests.support.real_cluster import apply, busybox_pod, wait_until
         node = Node(images=[images.ensure_pause(), images.ensure_busybox()]).start()
         apply(node, "default", busybox_pod("sleeper", "sleep 600"))
         wait_until(node, "default", "pod/sleeper", lambda p: p.get("status", {{}}).get("phase") == "Running")
-        info = {{"id": node.instance.id, "root": str(node.instance.root), "ns": node._namespaces}}
+        info = {{"id": node.instance.id, "root": str(node.instance.root), "ns": node.namespaces}}
         open({str(tmp_path / "node.json")!r}, "w").write(json.dumps(info))
         time.sleep(600)
         """

@@ -111,6 +111,11 @@ class Node:
         """The admin kubeconfig (system:masters), for commands run inside the namespace."""
         return self.layout.kubeconfig("admin")
 
+    @property
+    def namespaces(self) -> dict[str, int]:
+        """The inode of the node's network and pid namespace ({"net": ..., "pid": ...})."""
+        return dict(self._namespaces)
+
     def env(self) -> dict[str, str]:
         """The environment of commands run inside the namespace (no proxy variables)."""
         home = self.layout.root / "home"
