@@ -117,7 +117,9 @@ class Netns:
     def popen(
         self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, **kwargs: Any
     ) -> subprocess.Popen[bytes]:
-        """A long-running argv inside the namespace (a port-forward, a watch); killed with us."""
+        """A long-running argv inside the namespace (a port-forward, a watch), killed when the
+        calling thread ends (PR_SET_PDEATHSIG follows the thread that forked it): call it
+        from the thread that outlives it, as the test's own."""
         return subprocess.Popen(
             self.command(argv),
             env=dict(env) if env is not None else None,
