@@ -22,7 +22,7 @@ controlplane: $(INSTALLED)
 # The real-node tests (tests/realcluster, docs/real-cluster.md): the node's binaries built
 # from the Go module proxy and its Debian packages (runc, CNI plugins, iptables) installed
 # with apt-get when missing. `make dev` does not need them.
-node: controlplane
+node: $(INSTALLED)
 	$(BIN)/cronwright node-build --install-tools
 
 # The pause, test busybox and cronwright images, without Docker (docs/images.md): installs
