@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev dev-reset test lint format crd controlplane browser images clean
+.PHONY: dev dev-reset dev-cluster test lint format crd controlplane browser images node clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,13 +40,25 @@ dev-reset: controlplane
 	$(BIN)/cronwright dev --reset
 
 
+# The real-node tests (tests/realcluster, docs/real-cluster.md): the node's binaries built
+# from the Go module proxy and its Debian packages (runc, CNI plugins, iptables) installed
+# with apt-get when missing. `make dev` does not need them.
+node: $(INSTALLED)
+	$(BIN)/cronwright node-build --install-tools
+
 # The pause, test busybox and cronwright images, without Docker (docs/images.md): installs
 # buildah, mmdebstrap and busybox-static with apt-get when missing (root), then builds
 # what is not cached in ~/.cache/cronwright/images and prints each reference and archive.
 images: $(INSTALLED)
 	$(BIN)/cronwright image-build --install-tools
 
-test: controlplane browser images
+# A real single-node cluster (kubelet + containerd in namespaces of its own, no route out)
+# with the chart installed from the locally built image, until Ctrl-C; needs root.
+# `. .cronwright/cluster-env` in a second shell points kubectl and curl at it.
+dev-cluster: controlplane node images
+	$(BIN)/cronwright dev-cluster
+
+test: controlplane browser node images
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -117,6 +117,25 @@ def _controlplane_build(_: argparse.Namespace) -> int:
     return 0
 
 
+def _node_build(args: argparse.Namespace) -> int:
+    from cronwright.core.controlplane import debian
+    from cronwright.core.controlplane.binaries import ensure_node_binaries
+    from cronwright.core.controlplane.node import NODE_PACKAGES
+
+    try:
+        if args.install_tools:
+            installed = debian.install_packages(NODE_PACKAGES, "the real node")
+            if installed:
+                print(f"[cronwright] installed {', '.join(installed)}", file=sys.stderr)
+        binaries = ensure_node_binaries()
+    except RuntimeError as error:
+        sys.stderr.write(f"cronwright node-build: {error}\n")
+        return 1
+    print(binaries.kubelet.parent)
+    print(binaries.containerd.parent)
+    return 0
+
+
 def _image_build(args: argparse.Namespace) -> int:
     import json
 
@@ -352,6 +371,18 @@ def parser() -> argparse.ArgumentParser:
         help="build (or find cached) etcd, kube-apiserver, kubectl, helm and promtool; print their folders",
     )
     build.set_defaults(func=_controlplane_build)
+
+    node = commands.add_parser(
+        "node-build",
+        help="build (or find cached) kube-controller-manager, kube-scheduler, kube-proxy, kubelet and"
+        " containerd for the real-node tests; print their folders (docs/real-cluster.md)",
+    )
+    node.add_argument(
+        "--install-tools",
+        action="store_true",
+        help="apt-get install runc, containernetworking-plugins and iptables when missing",
+    )
+    node.set_defaults(func=_node_build)
 
     image = commands.add_parser(
         "image-build",

@@ -1,9 +1,13 @@
-"""Build and cache etcd, kube-apiserver, kubectl, Helm and promtool from the Go module proxy.
+"""Build and cache etcd, kube-apiserver, kubectl, Helm, promtool and the node's binaries
+from the Go module proxy.
 
 The pinned versions live in one place each, ``tools/controlplane/go.mod``,
-``tools/helm/go.mod`` and ``tools/promtool/go.mod`` (three modules, so Helm's and
-Prometheus' dependencies never have to agree with the control plane's); this module reads
-them from there. Binaries are cached per version
+``tools/helm/go.mod``, ``tools/promtool/go.mod`` and ``tools/containerd/go.mod`` (four
+modules, so Helm's, Prometheus' and containerd's dependencies never have to agree with the
+control plane's); this module reads them from there. The node binaries
+(kube-controller-manager, kube-scheduler, kube-proxy, kubelet, containerd, its runc shim
+and ctr) are only built for the real-node fixture (``make node``), never for ``make dev``.
+Binaries are cached per version
 under ``~/.cache/cronwright/`` (``CRONWRIGHT_CACHE_DIR`` overrides), so only the first run
 on a machine builds. A file lock lets parallel test sessions share one build instead of
 racing.
@@ -25,11 +29,15 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 GO_MODULE = Path(os.environ.get("CRONWRIGHT_CONTROLPLANE_MODULE", REPO_ROOT / "tools" / "controlplane"))
 HELM_GO_MODULE = REPO_ROOT / "tools" / "helm"
 PROMTOOL_GO_MODULE = REPO_ROOT / "tools" / "promtool"
+CONTAINERD_GO_MODULE = REPO_ROOT / "tools" / "containerd"
 
 KUBERNETES_MODULE = "k8s.io/kubernetes"
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 HELM_MODULE = "helm.sh/helm/v4"
 PROMETHEUS_MODULE = "github.com/prometheus/prometheus"
+
+
+CONTAINERD_MODULE = "github.com/containerd/containerd/v2"
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,30 @@ class Binaries:
     etcd: Path
     kube_apiserver: Path
     kubectl: Path
+
+
+@dataclass(frozen=True)
+class NodeBinaries:
+    """What a real node runs besides etcd and kube-apiserver (``controlplane.node``)."""
+
+    kube_controller_manager: Path
+    kube_scheduler: Path
+    kube_proxy: Path
+    kubelet: Path
+    containerd: Path
+    containerd_shim_runc_v2: Path
+    ctr: Path
+
+    def all(self) -> tuple[Path, ...]:
+        return (
+            self.kube_controller_manager,
+            self.kube_scheduler,
+            self.kube_proxy,
+            self.kubelet,
+            self.containerd,
+            self.containerd_shim_runc_v2,
+            self.ctr,
+        )
 
 
 def cache_dir() -> Path:
@@ -75,6 +107,10 @@ def pinned_helm_version(go_mod: Path = HELM_GO_MODULE / "go.mod") -> str:
 
 def pinned_promtool_version(go_mod: Path = PROMTOOL_GO_MODULE / "go.mod") -> str:
     return _pinned_version(go_mod, PROMETHEUS_MODULE)
+
+
+def pinned_containerd_version(go_mod: Path = CONTAINERD_GO_MODULE / "go.mod") -> str:
+    return _pinned_version(go_mod, CONTAINERD_MODULE)
 
 
 def _kubernetes_ldflags(version: str) -> str:
@@ -120,6 +156,13 @@ def _promtool_ldflags(version: str) -> str:
     return f"-s -w -X {package}.Version={prometheus_release(version)} -X {package}.Branch=HEAD"
 
 
+def _containerd_ldflags(version: str) -> str:
+    """What containerd's Makefile stamps, so `containerd --version` and the CRI version the
+    kubelet logs name the pinned release instead of "2.x+unknown"."""
+    package = f"{CONTAINERD_MODULE}/version"
+    return f"-s -w -X {package}.Version={version} -X {package}.Package={CONTAINERD_MODULE}"
+
+
 def _go() -> str:
     go = shutil.which("go") or next(
         (p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if Path(p).exists()), None
@@ -157,6 +200,19 @@ def _build(package: str, output: Path, ldflags: str, label: str, module: Path = 
     print(f"[cronwright] built {label} in {elapsed}s -> {output}", file=sys.stderr, flush=True)
 
 
+def _ensure_built(directory: Path, wanted: list[tuple[str, Path, str, str]], module: Path) -> None:
+    """Build each (package, output, ldflags, label) whose output is missing, under the
+    directory's file lock, so parallel sessions share one build instead of racing."""
+    if all(output.exists() for _, output, _, _ in wanted):
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for package, output, ldflags, label in wanted:
+            if not output.exists():
+                _build(package, output, ldflags, label, module)
+
+
 def ensure_binaries() -> Binaries:
     """The cached binaries of the pinned release, built first if missing."""
     versions = pinned_versions()
@@ -166,30 +222,53 @@ def ensure_binaries() -> Binaries:
         kube_apiserver=directory / "kube-apiserver",
         kubectl=directory / "kubectl",
     )
-    if all(p.exists() for p in (binaries.etcd, binaries.kube_apiserver, binaries.kubectl)):
-        return binaries
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        kube_flags = _kubernetes_ldflags(versions.kubernetes)
-        wanted = [
-            (ETCD_MODULE, binaries.etcd, _etcd_ldflags(versions.etcd), f"etcd {versions.etcd}"),
-            (
-                f"{KUBERNETES_MODULE}/cmd/kube-apiserver",
-                binaries.kube_apiserver,
-                kube_flags,
-                f"kube-apiserver {versions.kubernetes}",
-            ),
-            (
-                f"{KUBERNETES_MODULE}/cmd/kubectl",
-                binaries.kubectl,
-                kube_flags,
-                f"kubectl {versions.kubernetes}",
-            ),
-        ]
-        for package, output, ldflags, label in wanted:
-            if not output.exists():
-                _build(package, output, ldflags, label)
+    kube_flags = _kubernetes_ldflags(versions.kubernetes)
+    wanted = [
+        (ETCD_MODULE, binaries.etcd, _etcd_ldflags(versions.etcd), f"etcd {versions.etcd}"),
+        (
+            f"{KUBERNETES_MODULE}/cmd/kube-apiserver",
+            binaries.kube_apiserver,
+            kube_flags,
+            f"kube-apiserver {versions.kubernetes}",
+        ),
+        (f"{KUBERNETES_MODULE}/cmd/kubectl", binaries.kubectl, kube_flags, f"kubectl {versions.kubernetes}"),
+    ]
+    _ensure_built(directory, wanted, GO_MODULE)
+    return binaries
+
+
+def ensure_node_binaries() -> NodeBinaries:
+    """The cached node binaries of the pinned releases, built first if missing.
+
+    The Kubernetes ones come from the control plane's module (same release as the API
+    server, as a node must be); containerd from its own. Each set has its own cache folder
+    and lock, apart from the control plane's, so `make dev` never waits for them.
+    """
+    kubernetes = pinned_versions().kubernetes
+    containerd = pinned_containerd_version()
+    kube_dir = cache_dir() / f"node-kubernetes-{kubernetes}"
+    ctrd_dir = cache_dir() / f"containerd-{containerd}"
+    binaries = NodeBinaries(
+        kube_controller_manager=kube_dir / "kube-controller-manager",
+        kube_scheduler=kube_dir / "kube-scheduler",
+        kube_proxy=kube_dir / "kube-proxy",
+        kubelet=kube_dir / "kubelet",
+        containerd=ctrd_dir / "containerd",
+        containerd_shim_runc_v2=ctrd_dir / "containerd-shim-runc-v2",
+        ctr=ctrd_dir / "ctr",
+    )
+    kube_flags = _kubernetes_ldflags(kubernetes)
+    kube_wanted = [
+        (f"{KUBERNETES_MODULE}/cmd/{output.name}", output, kube_flags, f"{output.name} {kubernetes}")
+        for output in binaries.all()[:4]
+    ]
+    ctrd_flags = _containerd_ldflags(containerd)
+    ctrd_wanted = [
+        (f"{CONTAINERD_MODULE}/cmd/{output.name}", output, ctrd_flags, f"{output.name} {containerd}")
+        for output in binaries.all()[4:]
+    ]
+    _ensure_built(ctrd_dir, ctrd_wanted, CONTAINERD_GO_MODULE)
+    _ensure_built(kube_dir, kube_wanted, GO_MODULE)
     return binaries
 
 
@@ -198,13 +277,11 @@ def ensure_helm() -> Path:
     version = pinned_helm_version()
     directory = cache_dir() / f"helm-{version}"
     helm = directory / "helm"
-    if helm.exists():
-        return helm
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not helm.exists():
-            _build(f"{HELM_MODULE}/cmd/helm", helm, _helm_ldflags(version), f"helm {version}", HELM_GO_MODULE)
+    _ensure_built(
+        directory,
+        [(f"{HELM_MODULE}/cmd/helm", helm, _helm_ldflags(version), f"helm {version}")],
+        HELM_GO_MODULE,
+    )
     return helm
 
 
@@ -213,17 +290,9 @@ def ensure_promtool() -> Path:
     version = pinned_promtool_version()
     directory = cache_dir() / f"promtool-{version}"
     promtool = directory / "promtool"
-    if promtool.exists():
-        return promtool
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not promtool.exists():
-            _build(
-                f"{PROMETHEUS_MODULE}/cmd/promtool",
-                promtool,
-                _promtool_ldflags(version),
-                f"promtool {version}",
-                PROMTOOL_GO_MODULE,
-            )
+    _ensure_built(
+        directory,
+        [(f"{PROMETHEUS_MODULE}/cmd/promtool", promtool, _promtool_ldflags(version), f"promtool {version}")],
+        PROMTOOL_GO_MODULE,
+    )
     return promtool
