@@ -7,12 +7,16 @@ the chart's operator and facade crash-looped on 401.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
-from cronwright.core.kube import bare_token, load_credentials
+from cronwright.core.kube import BearerAuth, bare_token, load_credentials, renewal_time
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJl"
 
@@ -64,3 +68,69 @@ def test_kubeconfig_token_is_sent_once(tmp_path: Path) -> None:
 )
 def test_bare_token(stored: str | None, token: str | None) -> None:
     assert bare_token(stored) == token
+
+
+def jwt(issued: float, expires: float) -> str:
+    claims = json.dumps({"iat": issued, "exp": expires, "sub": "system:serviceaccount:x:y"}).encode()
+    body = base64.urlsafe_b64encode(claims).decode().rstrip("=")
+    return f"eyJhbGciOiJSUzI1NiJ9.{body}.c2ln"
+
+
+def rotate(path: Path, token: str) -> None:
+    """As the kubelet does it: a new file swapped in, never an edit in place."""
+    fresh = path.with_suffix(".new")
+    fresh.write_text(token)
+    fresh.replace(path)
+
+
+def test_in_cluster_credentials_follow_the_rotated_token_file(service_account: Path) -> None:
+    environ = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    credentials = load_credentials(environ=environ, service_account_dir=service_account)
+    first, second = jwt(1000, 1600), jwt(1480, 2080)
+    rotate(service_account / "token", first)
+    assert credentials.headers() == {"Authorization": f"Bearer {first}"}
+    rotate(service_account / "token", f"bearer {second}\n")
+    assert credentials.headers() == {"Authorization": f"Bearer {second}"}
+
+
+def test_bearer_auth_retries_once_with_a_token_rotated_since(service_account: Path) -> None:
+    """A 401 for a token that has since been replaced is retried with the new one; a 401
+    for the current token is the answer (no loop)."""
+    environ = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    credentials = load_credentials(environ=environ, service_account_dir=service_account)
+    old, new = jwt(0, 600), jwt(480, 1080)
+    rotate(service_account / "token", old)
+    flow = BearerAuth(credentials).auth_flow(httpx.Request("GET", "https://10.96.0.1/api"))
+    request = next(flow)
+    assert request.headers["Authorization"] == f"Bearer {old}"
+    rotate(service_account / "token", new)
+    retried = flow.send(httpx.Response(401, request=request))
+    assert retried.headers["Authorization"] == f"Bearer {new}"
+    with pytest.raises(StopIteration):
+        flow.send(httpx.Response(401, request=retried))
+
+
+def test_bearer_auth_does_not_retry_an_unchanged_token(service_account: Path) -> None:
+    environ = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    credentials = load_credentials(environ=environ, service_account_dir=service_account)
+    flow = BearerAuth(credentials).auth_flow(httpx.Request("GET", "https://10.96.0.1/api"))
+    request = next(flow)
+    with pytest.raises(StopIteration):
+        flow.send(httpx.Response(401, request=request))
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        (jwt(1000, 2000), dt.datetime.fromtimestamp(1900, dt.UTC)),
+        (jwt(0, 3600), dt.datetime.fromtimestamp(3240, dt.UTC)),
+        (JWT, None),  # claims without a lifetime
+        ("not-a-jwt", None),
+        ("a.!!!.c", None),
+        (None, None),
+    ],
+)
+def test_renewal_time_is_nine_tenths_into_the_lifetime(
+    token: str | None, expected: dt.datetime | None
+) -> None:
+    assert renewal_time(token) == expected

@@ -9,11 +9,13 @@ in-cluster service-account credentials.
 from __future__ import annotations
 
 import asyncio
+import base64
+import datetime as dt
 import json
 import os
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,6 +49,46 @@ class ApiError(Exception):
         return self.body.get("message", "") if isinstance(self.body, dict) else str(self.body)
 
 
+class TokenFile:
+    """A projected service-account token, read again whenever the kubelet rotates it.
+
+    The kubelet replaces the file (an atomic symlink swap) well before the token expires;
+    an API server started with ``--service-account-extend-token-expiration=false`` refuses
+    the old one once its short lifetime is over. So the file is never read once and
+    frozen: each request looks at the file's identity (a stat, no read) and reads it again
+    only when it changed."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._seen: tuple[int, int] | None = None
+        self._token: str | None = None
+
+    def read(self) -> str | None:
+        stat = os.stat(self.path)
+        seen = (stat.st_ino, stat.st_mtime_ns)
+        if seen != self._seen:
+            with open(self.path) as f:
+                self._token = bare_token(f.read())
+            self._seen = seen
+        return self._token
+
+
+def renewal_time(token: str | None) -> dt.datetime | None:
+    """When a client should fetch a rotating token again: 90% into its lifetime.
+
+    The kubelet writes a new token at 80% of the old one's lifetime, so at 90% the file
+    holds the next one. Service-account tokens are JWTs whose `iat`/`exp` claims can be
+    read without verifying them (only the API server needs to trust them). None when the
+    token carries no lifetime (a static token, or not a JWT)."""
+    try:
+        payload = token.split(".")[1] if token else ""
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        issued, expires = float(claims["iat"]), float(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
+    return dt.datetime.fromtimestamp(issued + 0.9 * (expires - issued), dt.UTC)
+
+
 @dataclass(frozen=True)
 class Credentials:
     """Where the API server is and how to prove who we are; files as the loaders wrote them."""
@@ -57,6 +99,7 @@ class Credentials:
     cert_path: str | None
     key_path: str | None
     token: str | None
+    token_file: TokenFile | None = field(default=None, compare=False)
 
     def tls(self) -> ssl.SSLContext | bool:
         if not self.verify:
@@ -66,8 +109,32 @@ class Credentials:
             context.load_cert_chain(self.cert_path, self.key_path)
         return context
 
+    def current_token(self) -> str | None:
+        """The token to send now: the rotated file's content in a pod, else the fixed one."""
+        return self.token_file.read() if self.token_file else self.token
+
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        token = self.current_token()
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+class BearerAuth(httpx.Auth):
+    """Puts the current token on every request; after a 401 with a token that has since
+    rotated, sends the request once more with the new one."""
+
+    def __init__(self, credentials: Credentials) -> None:
+        self.credentials = credentials
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        sent = self.credentials.current_token()
+        if sent:
+            request.headers["Authorization"] = f"Bearer {sent}"
+        response = yield request
+        if response.status_code == 401 and sent:
+            fresh = self.credentials.current_token()
+            if fresh and fresh != sent:
+                request.headers["Authorization"] = f"Bearer {fresh}"
+                yield request
 
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -93,7 +160,8 @@ def load_credentials(
 ) -> Credentials:
     """kubeconfig (explicit, $KUBECONFIG or ~/.kube/config) or the in-cluster service account."""
     cfg = k8s_client.Configuration()
-    if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in environ:
+    in_cluster = kubeconfig is None and "KUBERNETES_SERVICE_HOST" in environ
+    if in_cluster:
         incluster_config.InClusterConfigLoader(
             token_filename=str(service_account_dir / "token"),
             cert_filename=str(service_account_dir / "ca.crt"),
@@ -111,6 +179,7 @@ def load_credentials(
         cert_path=cfg.cert_file,
         key_path=cfg.key_file,
         token=token,
+        token_file=TokenFile(str(service_account_dir / "token")) if in_cluster else None,
     )
 
 
@@ -163,8 +232,8 @@ class Kube:
         self.http = httpx.AsyncClient(
             base_url=credentials.host,
             verify=credentials.tls(),
+            auth=BearerAuth(credentials),
             headers={
-                **credentials.headers(),
                 "Accept": "application/json",
                 "User-Agent": f"{component}/{VERSION}",
             },

@@ -30,15 +30,17 @@ def start_component(
     ready_path: str,
     timeout: float = 60,
     env: Mapping[str, str] | None = None,
+    prefix: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """`python -m cronwright.core.cli *args`, appending to `log`, once `url + ready_path` is 200.
 
-    `args` must make the component listen where `url` says (its `--port`). A child still not
-    ready after `timeout` seconds is killed, so a failed start leaves nothing running.
+    `args` must make the component listen where `url` says (its `--port`). `prefix` is a
+    command that execs the rest (a namespace wrapper, say). A child still not ready after
+    `timeout` seconds is killed, so a failed start leaves nothing running.
     """
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cronwright.core.cli", *args],
+            [*prefix, sys.executable, "-m", "cronwright.core.cli", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,

@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cronwright.core import models
 from cronwright.core.config import Config
-from cronwright.core.kube import Credentials, Kube, load_credentials
+from cronwright.core.kube import Credentials, Kube, load_credentials, renewal_time
 from cronwright.core.version import VERSION
 from cronwright.operator import admission, http_executor, ssrf
 from cronwright.operator.events import EventRecorder
@@ -106,14 +106,19 @@ def build_registry(
 
     @kopf.on.login(registry=registry)
     def login(**_: object) -> kopf.ConnectionInfo:
+        # kopf logs in again on a 401 and when `expiration` passes; a projected token is
+        # re-read then, so kopf's watch follows the kubelet's rotations like our client.
+        # (Each login closes kopf's streams, which then list again: only near expiry.)
+        token = credentials.current_token()
         return kopf.ConnectionInfo(
             server=credentials.host,
             ca_path=credentials.ca_path,
             insecure=not credentials.verify,
             certificate_path=credentials.cert_path,
             private_key_path=credentials.key_path,
-            scheme="Bearer" if credentials.token else None,
-            token=credentials.token,
+            scheme="Bearer" if token else None,
+            token=token,
+            expiration=renewal_time(token) if credentials.token_file else None,
         )
 
     @kopf.on.event(models.GROUP, models.VERSION, models.PLURAL, registry=registry)

@@ -80,6 +80,7 @@ class _Process:
     name: str
     popen: subprocess.Popen[bytes]
     log: Path
+    command: list[str]
 
     def tail(self, lines: int = 40) -> str:
         with contextlib.suppress(OSError):
@@ -159,7 +160,7 @@ class ControlPlane:
     def _spawn(self, name: str, command: list[str]) -> _Process:
         assert self.workdir is not None
         log = self.workdir / f"{name}.log"
-        with open(log, "wb") as out:
+        with open(log, "ab") as out:
             popen = subprocess.Popen(
                 command,
                 stdout=out,
@@ -167,7 +168,7 @@ class ControlPlane:
                 stdin=subprocess.DEVNULL,
                 preexec_fn=die_with_parent,
             )
-        process = _Process(name, popen, log)
+        process = _Process(name, popen, log, command)
         self._processes.append(process)
         return process
 
@@ -250,12 +251,26 @@ class ControlPlane:
 
         self.kubeconfig = self.workdir / "kubeconfig"
         self._write_kubeconfig(ca.pair.cert_pem, admin)
-        client_cert = admin.write(pki, "admin")
+        admin.write(pki, "admin")
 
-        tls = ssl.create_default_context(cafile=str(ca_cert))
-        tls.load_cert_chain(*client_cert)
+        self._wait_for_apiserver(process, deadline)
+
+    def _wait_for_apiserver(self, process: _Process, deadline: float) -> None:
+        assert self.workdir is not None
+        pki = self.workdir / "pki"
+        tls = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        tls.load_cert_chain(pki / "admin.crt", pki / "admin.key")
         with httpx.Client(verify=tls, timeout=2) as client:
             self._wait(process, lambda: client.get(f"{self.server}/readyz").status_code == 200, deadline)
+
+    def restart_apiserver(self, timeout: float = 60.0) -> None:
+        """Stop kube-apiserver and start it again with the same flags and data: every
+        client's connections and watches break, as in a control-plane upgrade, and each
+        client has to come back with the credentials it holds now."""
+        old = next(p for p in self._processes if p.name == "kube-apiserver")
+        old.stop()
+        self._processes.remove(old)
+        self._wait_for_apiserver(self._spawn(old.name, old.command), time.monotonic() + timeout)
 
     def _write_kubeconfig(self, ca_pem: bytes, admin: certs.KeyPair) -> None:
         def b64(data: bytes) -> str:
