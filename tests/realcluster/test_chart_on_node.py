@@ -199,9 +199,9 @@ def test_deleting_a_cronjobspec_collects_its_run_objects_and_header_secret(insta
                 "headers": {"Authorization": "Bearer s3cret"},
             },
         ).json()
-    uid = job["id"].removeprefix("crn_")
     specs = node.kubectl_json("get", "cronjobspecs", "-n", TENANT)["items"]
-    name = next(s["metadata"]["name"] for s in specs if s["metadata"]["uid"] == uid)
+    spec = next(s for s in specs if "crn_" + s["metadata"]["uid"].replace("-", "") == job["id"])
+    name, uid = spec["metadata"]["name"], spec["metadata"]["uid"]
     secret = f"{name}-headers"
     assert node.kubectl("get", "secret", secret, "-n", TENANT, check=False).returncode == 0
     # a run object owned by the resource, as the operator makes one per workflow run
