@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: dev test lint format crd controlplane images node clean
+.PHONY: dev dev-cluster test lint format crd controlplane images node clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ images: $(INSTALLED)
 
 dev: controlplane
 	$(BIN)/cronwright dev
+
+# A real single-node cluster (kubelet + containerd in a network namespace of its own, no
+# route out) with the chart installed from the locally built image, until Ctrl-C; needs
+# root. `. .cronwright/cluster-env` in a second shell points kubectl and curl at it.
+dev-cluster: controlplane node images
+	$(BIN)/cronwright dev-cluster
 
 test: controlplane node images
 	$(BIN)/ruff check .

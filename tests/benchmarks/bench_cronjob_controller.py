@@ -40,6 +40,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from cronwright.core.controlplane import images
+from cronwright.core.controlplane.binaries import REPO_ROOT
 from cronwright.core.controlplane.cluster import free_port
 from cronwright.core.controlplane.images import BUSYBOX_REF
 from cronwright.core.controlplane.node import Node
@@ -198,8 +199,16 @@ def run_kubernetes(node: Node, count: int) -> Phase:
     return phase
 
 
+def install_crds(node: Node) -> None:
+    node.kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "crds"))
+    node.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    while node.kubectl("get", "cronjobspecs", "-A", check=False).returncode != 0:
+        time.sleep(0.5)  # Established comes a moment before the storage serves lists
+
+
 def run_cronwright(node: Node, count: int, log: Path) -> Phase:
     namespace = "bench-cronwright"
+    install_crds(node)
     node.kubectl("create", "namespace", namespace)
     assert node.netns is not None
     argv = [sys.executable, "-m", "cronwright.core.cli", "operator", f"--kubeconfig={node.kubeconfig}"]
