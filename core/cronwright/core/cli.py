@@ -31,6 +31,12 @@ def _dev(args: argparse.Namespace) -> int:
     )
 
 
+def _dev_cluster(args: argparse.Namespace) -> int:
+    from cronwright.core import dev_cluster
+
+    return dev_cluster.run(state_dir=args.state_dir, namespace=args.namespace)
+
+
 def _operator(args: argparse.Namespace) -> int:
     from cronwright.core import config
     from cronwright.operator import main as operator_main
@@ -274,6 +280,14 @@ def parser() -> argparse.ArgumentParser:
         "--reset", action="store_true", help="delete the kept cluster, API key and ports first: start clean"
     )
     dev.set_defaults(func=_dev)
+
+    cluster = commands.add_parser(
+        "dev-cluster",
+        help="run a real single-node Kubernetes with cronwright installed by its chart until Ctrl-C (root)",
+    )
+    cluster.add_argument("--state-dir", default=".cronwright", help="where cluster.json and cluster-env go")
+    cluster.add_argument("--namespace", default="default", help="namespace the printed API key may use")
+    cluster.set_defaults(func=_dev_cluster)
 
     op = commands.add_parser("operator", help="run the operator: fire every CronJobSpec's runs on time")
     op.add_argument("--kubeconfig", help=KUBECONFIG_HELP)

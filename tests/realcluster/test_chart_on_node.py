@@ -1,0 +1,298 @@
+"""cronwright as users run it: `helm install` of the chart with the image built from the
+Dockerfile, on a real node — pods, Services, ServiceAccount tokens, the Job controller
+and the garbage collector all real.
+
+The first in-cluster run of the chart found a bug no other test could: every pod sent
+`Bearer bearer <jwt>` and crash-looped on 401. These tests hold the whole path.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from cronwright.api.apikeys import create_key
+from cronwright.core.controlplane import images
+from cronwright.core.controlplane.binaries import REPO_ROOT
+from cronwright.core.controlplane.node import Node
+from cronwright.core.kube import run_with_kube
+from tests.support.kubectl import wait_for
+from tests.support.real_cluster import apply, busybox_pod, receiver_in
+from tests.support.receiver import Receiver
+
+pytestmark = pytest.mark.real_cluster
+
+RELEASE = "cronwright"
+SYSTEM = "cronwright-system"
+OPERATOR = f"{RELEASE}-operator"
+FACADE = f"{RELEASE}-api"
+TENANT = "team-a"
+APP = {"apiVersion": "cronwright.io/v1alpha1", "kind": "CronJobSpec"}
+
+
+@dataclass
+class Installed:
+    node: Node
+    facade_url: str
+    key: str
+
+    def facade(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.facade_url, headers={"Authorization": f"Bearer {self.key}"}, timeout=15
+        )
+
+
+@pytest.fixture(scope="module")
+def installed(real_cluster: Node) -> Iterator[Installed]:
+    """The chart installed as README says, with the locally built image (never pulled)
+    and the admission webhook on; a tenant namespace and an API key for it."""
+    image = images.ensure_cronwright()
+    real_cluster.import_images(image)
+    repository, tag = image.ref.rsplit(":", 1)
+    real_cluster.helm(
+        "install",
+        RELEASE,
+        str(REPO_ROOT / "charts" / "cronwright"),
+        "--namespace",
+        SYSTEM,
+        "--create-namespace",
+        "--set",
+        f"image.repository={repository}",
+        "--set",
+        f"image.tag={tag}",
+        "--set",
+        "image.pullPolicy=Never",
+        "--set",
+        "webhook.enabled=true",
+        "--wait",
+        "--timeout",
+        "5m",
+    )
+    real_cluster.kubectl("create", "namespace", TENANT)
+    key = run_with_kube(
+        str(real_cluster.host_kubeconfig),
+        lambda kube: create_key(kube, TENANT, ("read", "write"), keys_namespace=SYSTEM),
+    )
+    service = real_cluster.kubectl_json("get", "service", FACADE, "-n", SYSTEM)
+    relay = real_cluster.forward(service["spec"]["clusterIP"], service["spec"]["ports"][0]["port"])
+    yield Installed(real_cluster, f"http://{relay.address}", key)
+    relay.stop()
+    real_cluster.helm("uninstall", RELEASE, "--namespace", SYSTEM, "--wait", check=False)
+
+
+@pytest.fixture
+def receiver(real_cluster: Node) -> Iterator[Receiver]:
+    server = receiver_in(real_cluster)
+    yield server
+    server.stop()
+
+
+def pods(node: Node, component: str) -> list[dict[str, Any]]:
+    selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component={component}"
+    return node.kubectl_json("get", "pods", "-n", SYSTEM, "-l", selector)["items"]
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    conditions = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions", [])}
+    return conditions.get("Ready") == "True" and not pod["metadata"].get("deletionTimestamp")
+
+
+def cronjobspec(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {**APP, "metadata": {"name": name}, "spec": spec}
+
+
+def history(node: Node, name: str, namespace: str = TENANT) -> list[dict[str, Any]]:
+    status = node.kubectl_json("get", "cronjobspec", name, "-n", namespace).get("status") or {}
+    return status.get("history") or []
+
+
+def test_operator_and_facade_pods_are_ready_hardened_and_stable(installed: Installed) -> None:
+    node = installed.node
+    for component, replicas in (("operator", 2), ("api", 2)):
+        running = pods(node, component)
+        assert len(running) == replicas and all(ready(p) for p in running), component
+        for pod in running:
+            status = pod["status"]["containerStatuses"][0]
+            assert status["ready"] and status["restartCount"] == 0, (component, status)
+            container = pod["spec"]["containers"][0]
+            assert container["readinessProbe"] and container["livenessProbe"], component
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            name = pod["metadata"]["name"]
+            uid = node.kubectl("exec", "-n", SYSTEM, name, "--", "id", "-u").stdout.strip()
+            assert uid == "10001", component
+            write = node.kubectl("exec", "-n", SYSTEM, name, "--", "touch", "/written", check=False)
+            assert write.returncode != 0 and "Read-only file system" in write.stderr, component
+
+
+def test_a_job_made_through_the_facade_service_fires_and_shows_its_executions(
+    installed: Installed, receiver: Receiver
+) -> None:
+    with installed.facade() as facade:
+        created = facade.post(
+            "/v1/cron-jobs",
+            json={
+                "endpoint_url": receiver.url("/facade"),
+                "frequency": "custom",
+                "custom_schedule": "*/2 * * * * *",
+                "timezone": "UTC",
+                "method": "POST",
+                "body": {"hello": "cluster"},
+            },
+        )
+        assert created.status_code == 201, created.text
+        job = created.json()
+        wait_for(lambda: receiver.at("/facade"), 60, "a run from the operator pod")
+        assert receiver.at("/facade")[0].json() == {"hello": "cluster"}
+        executions = wait_for(
+            lambda: (r := facade.get(f"/v1/cron-jobs/{job['id']}/executions").json())["meta"]["total"] and r,
+            30,
+            "an execution",
+        )
+        assert executions["data"][0]["status"] == "success"
+        assert executions["data"][0]["response_code"] == 200
+        assert facade.delete(f"/v1/cron-jobs/{job['id']}").status_code == 200
+
+
+def test_a_job_target_runs_to_complete_and_its_result_lands_in_history(installed: Installed) -> None:
+    node = installed.node
+    name = f"job-{uuid.uuid4().hex[:6]}"
+    manifest = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "spec": {"backoffLimit": 0, "template": {"spec": busybox_pod("x", "echo done")["spec"]}},
+    }
+    apply(node, TENANT, cronjobspec(name, {"schedule": {"every": "20s"}, "workflow": {"manifest": manifest}}))
+    node.kubectl("annotate", "-n", TENANT, f"cronjobspec/{name}", f"cronwright.io/trigger={time.time()}")
+
+    record = wait_for(
+        lambda: next((h for h in history(node, name) if h.get("result") in ("Succeeded", "Failed")), None),
+        120,
+        "a finished run in status.history",
+    )
+    assert record["result"] == "Succeeded", record
+    jobs = node.kubectl_json("get", "jobs", "-n", TENANT, "-l", f"cronwright.io/cronjobspec={name}")["items"]
+    complete = [j for j in jobs if any(c["type"] == "Complete" for c in j["status"].get("conditions", []))]
+    assert complete, "the Job controller ran the Job to Complete"
+    owner = complete[0]["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"]) == ("CronJobSpec", name)
+    node.kubectl("delete", "cronjobspec", name, "-n", TENANT)
+
+
+def test_deleting_a_cronjobspec_collects_its_run_objects_and_header_secret(installed: Installed) -> None:
+    node = installed.node
+    with installed.facade() as facade:
+        job = facade.post(
+            "/v1/cron-jobs",
+            json={
+                "endpoint_url": "http://127.0.0.1:9/never",
+                "frequency": "daily",
+                "time": "03:00",
+                "timezone": "UTC",
+                "method": "POST",
+                "headers": {"Authorization": "Bearer s3cret"},
+            },
+        ).json()
+    specs = node.kubectl_json("get", "cronjobspecs", "-n", TENANT)["items"]
+    spec = next(s for s in specs if "crn_" + s["metadata"]["uid"].replace("-", "") == job["id"])
+    name, uid = spec["metadata"]["name"], spec["metadata"]["uid"]
+    secret = f"{name}-headers"
+    assert node.kubectl("get", "secret", secret, "-n", TENANT, check=False).returncode == 0
+    # a run object owned by the resource, as the operator makes one per workflow run
+    owner = {"apiVersion": APP["apiVersion"], "kind": "CronJobSpec", "name": name, "uid": uid}
+    run = busybox_pod(f"{name}-run", "sleep 300")
+    run["metadata"]["ownerReferences"] = [owner]
+    apply(node, TENANT, run)
+
+    node.kubectl("delete", "cronjobspec", name, "-n", TENANT)
+
+    def gone(kind: str, object_name: str) -> bool:
+        return node.kubectl("get", kind, object_name, "-n", TENANT, check=False).returncode != 0
+
+    wait_for(lambda: gone("secret", secret), 60, "the header Secret collected")
+    wait_for(lambda: gone("pod", f"{name}-run"), 90, "the run object collected")
+
+
+def test_deleting_a_cronproject_with_kubectl_deletes_its_jobs(installed: Installed) -> None:
+    node = installed.node
+    headers = {"X-API-Key": installed.key}
+    with httpx.Client(base_url=installed.facade_url, headers=headers, timeout=15) as cronpulse:
+        project = cronpulse.post("/api/v1/projects", json={"name": f"Billing {uuid.uuid4().hex[:4]}"})
+        assert project.status_code in (200, 201), project.text
+        job = cronpulse.post(
+            "/api/v1/jobs",
+            json={
+                "name": "Invoice run",
+                "projectId": project.json()["id"],
+                "url": "http://127.0.0.1:9/invoices",
+                "method": "POST",
+                "schedule": "0 2 * * *",
+            },
+        )
+        assert job.status_code in (200, 201), job.text
+    projects = node.kubectl_json("get", "cronprojects", "-n", TENANT)["items"]
+    project_name = next(p["metadata"]["name"] for p in projects)
+    owned = [
+        s["metadata"]["name"]
+        for s in node.kubectl_json("get", "cronjobspecs", "-n", TENANT)["items"]
+        if any(o["kind"] == "CronProject" for o in s["metadata"].get("ownerReferences", []))
+    ]
+    assert owned
+
+    node.kubectl("delete", "cronproject", project_name, "-n", TENANT)
+
+    for spec in owned:
+        wait_for(
+            lambda spec=spec: node.kubectl("get", "cronjobspec", spec, "-n", TENANT, check=False).returncode,
+            60,
+            f"{spec} collected with its project",
+        )
+
+
+def test_admission_webhook_through_its_service_refuses_a_bad_cron(installed: Installed) -> None:
+    """`61` passes the CRD's pattern; only the operator's webhook knows it is no minute."""
+    bad = cronjobspec(
+        "bad-cron",
+        {
+            "schedule": {"cron": "61 * * * *", "timeZone": "Mars/Olympus"},
+            "http": {"url": "http://127.0.0.1:9/"},
+        },
+    )
+    result = installed.node.kubectl("apply", "-n", TENANT, "-f", "-", input=json.dumps(bad), check=False)
+    assert result.returncode != 0
+    assert "denied the request" in result.stderr
+    assert "spec.schedule.cron" in result.stderr and "spec.schedule.timeZone" in result.stderr
+    assert installed.node.kubectl("get", "cronjobspec", "bad-cron", "-n", TENANT, check=False).returncode != 0
+
+
+def test_no_scheduled_time_fires_twice_across_pod_delete_and_rollout_restart(
+    installed: Installed, receiver: Receiver
+) -> None:
+    node = installed.node
+    name = f"tick-{uuid.uuid4().hex[:6]}"
+    apply(
+        node,
+        TENANT,
+        cronjobspec(name, {"schedule": {"cron": "* * * * * *"}, "http": {"url": receiver.url("/tick")}}),
+    )
+    wait_for(lambda: len(receiver.at("/tick")) >= 3, 60, "runs every second")
+
+    victim = next(p["metadata"]["name"] for p in pods(node, "operator"))
+    node.kubectl("delete", "pod", victim, "-n", SYSTEM, "--wait=false")
+    time.sleep(5)
+    node.kubectl("rollout", "restart", f"deployment/{OPERATOR}", "-n", SYSTEM)
+    node.kubectl("rollout", "status", f"deployment/{OPERATOR}", "-n", SYSTEM, "--timeout=180s", timeout=200)
+    before = len(receiver.at("/tick"))
+    wait_for(lambda: len(receiver.at("/tick")) >= before + 5, 60, "runs after the restart")
+    node.kubectl("delete", "cronjobspec", name, "-n", TENANT)
+
+    scheduled = [r.scheduled for r in receiver.at("/tick")]
+    repeated = sorted({t for t in scheduled if scheduled.count(t) > 1})
+    assert not repeated, f"scheduled times received twice: {repeated}"
+    assert all(scheduled), "every call carries its scheduled time"
