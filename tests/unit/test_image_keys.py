@@ -69,17 +69,20 @@ def test_ignore_rules(rules: str, path: str, excluded: bool) -> None:
     assert is_excluded(path, parse_dockerignore(rules)) is excluded
 
 
+SOURCE_FOLDERS = ("core", "operator", "api", "kubectl")
+
+
 def test_the_context_is_every_tracked_source_file_and_nothing_else() -> None:
     """Compared with git: the tracked files under the copied folders, and the root files
     the Dockerfile copies; untracked files (bytecode, editor leftovers) only where the
     build would see them too."""
     tracked = subprocess.run(
-        ["git", "ls-files", "core", "operator", "api"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "ls-files", *SOURCE_FOLDERS], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
     files = set(context_files(ROOT, PROJECT_IGNORE))
     roots = {"pyproject.toml", "README.md", "requirements.lock", "requirements-build.lock"}
     assert roots | set(tracked) <= files
-    assert all(f in roots or f.split("/")[0] in ("core", "operator", "api") for f in files)
+    assert all(f in roots or f.split("/")[0] in SOURCE_FOLDERS for f in files)
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
 
 
