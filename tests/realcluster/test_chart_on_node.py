@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from cronwright.api.apikeys import create_key
-from cronwright.core.controlplane import images
 from cronwright.core.controlplane.binaries import REPO_ROOT
+from cronwright.core.controlplane.images import Image
 from cronwright.core.controlplane.node import Node
 from cronwright.core.kube import run_with_kube
 from tests.support.kubectl import wait_for
@@ -50,12 +50,10 @@ class Installed:
 
 
 @pytest.fixture(scope="module")
-def installed(real_cluster: Node) -> Iterator[Installed]:
+def installed(real_cluster: Node, cronwright_image: Image) -> Iterator[Installed]:
     """The chart installed as README says, with the locally built image (never pulled)
     and the admission webhook on; a tenant namespace and an API key for it."""
-    image = images.ensure_cronwright()
-    real_cluster.import_images(image)
-    repository, tag = image.ref.rsplit(":", 1)
+    repository, tag = cronwright_image.ref.rsplit(":", 1)
     real_cluster.helm(
         "install",
         RELEASE,
