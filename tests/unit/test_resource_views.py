@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cronwright.api.dialects import a1base, cronpulse
+from cronwright.api.dialects import a1base, cronpulse, resource_views
 from cronwright.api.dialects.resource_views import merge_value, next_fire, replacing, run_in_flight, utc_text
 from cronwright.operator.planning import TRIGGER_ANNOTATION, manual_run_id
 
@@ -155,3 +156,20 @@ def merge(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge(result.get(key), value)
     return result
+
+
+@pytest.mark.parametrize(
+    ("current", "suspend", "written"),
+    [(None, True, True), (False, True, True), (True, True, False), (True, False, True), (None, False, False)],
+)
+def test_suspend_change_writes_only_a_change(current: bool | None, suspend: bool, written: bool) -> None:
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    spec = {} if current is None else {"suspend": current}
+    change = resource_views.suspend_change(suspend, now)({"spec": spec})
+    if written:
+        assert change == {
+            "metadata": {"annotations": {resource_views.UPDATED_ANNOTATION: "2026-03-01T12:00:00Z"}},
+            "spec": {"suspend": suspend},
+        }
+    else:
+        assert change is None

@@ -25,15 +25,6 @@ DIALECT_LABEL = "cronwright.io/dialect"
 #: Results that say the run was not attempted on purpose (Forbid): not in the success rate.
 NOT_ATTEMPTED = frozenset({"Skipped"})
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
 
 
 @dataclass(frozen=True)
@@ -68,7 +59,7 @@ def created(obj: dict[str, Any]) -> datetime:
 def in_words(schedule: Schedule) -> str:
     """The schedule as a sentence (without its zone, which is shown beside it)."""
     if schedule.cron is not None:
-        expression = _MACROS.get(schedule.cron.strip().lower(), schedule.cron)
+        expression = schedule_math.CRON_MACROS.get(schedule.cron.strip().lower(), schedule.cron)
         return _cron_words(expression) or f"cron {schedule.cron}"
     if schedule.frequency is not None:
         assert schedule.time is not None

@@ -52,7 +52,7 @@ WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _DURATION_UNIT_US = {"ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000}
 
-_CRON_MACROS = {
+CRON_MACROS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
     "@monthly": "0 0 1 * *",
@@ -426,9 +426,9 @@ def _canonical_cron(expression: str) -> str:
     """croniter's own syntax (seconds last) with every field spelled out as a value list."""
     text = expression.strip().lower()
     if text.startswith("@"):
-        if text not in _CRON_MACROS:
-            raise ValueError(f"unsupported macro {text!r}: use one of {', '.join(_CRON_MACROS)}")
-        text = _CRON_MACROS[text]
+        if text not in CRON_MACROS:
+            raise ValueError(f"unsupported macro {text!r}: use one of {', '.join(CRON_MACROS)}")
+        text = CRON_MACROS[text]
     fields = text.split()
     if len(fields) not in (5, 6):
         raise ValueError(f"expected 5 fields, or 6 with a leading seconds field, got {len(fields)}")

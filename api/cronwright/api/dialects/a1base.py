@@ -43,6 +43,7 @@ from cronwright.api.dialects.resource_views import (
     UPDATED_ANNOTATION,
     merge_value,
     next_fire,
+    suspend_change,
     utc_now,
     utc_text,
 )
@@ -508,13 +509,7 @@ def _owned_changes(old: dict[str, Any], new: dict[str, Any], headers_changed: bo
 
 async def _set_suspend(request: Request, key: ApiKey, cron_job_id: str, suspend: bool) -> dict[str, Any]:
     obj = _job(request, key, cron_job_id)
-    stamp = utc_text(utc_now())
-
-    def change(fresh: dict[str, Any]) -> dict[str, Any] | None:
-        if bool(fresh["spec"].get("suspend")) == suspend:
-            return None
-        return {"metadata": {"annotations": {UPDATED_ANNOTATION: stamp}}, "spec": {"suspend": suspend}}
-
+    change = suspend_change(suspend, utc_now())
     written = await facade(request).store.update(key.namespace, obj["metadata"]["uid"], change)
     if written is None:
         raise ApiProblem(404, "not_found", f"Cron job {cron_job_id} not found")

@@ -7,6 +7,7 @@ merge patches; computing them once here keeps the views from drifting apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,3 +111,16 @@ def merge_value(old: Any, new: Any) -> Any:
     if isinstance(old, dict) and isinstance(new, dict):
         return replacing(old, new, opaque=frozenset())
     return new
+
+
+def suspend_change(suspend: bool, now: datetime) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """The conditional change that pauses (or resumes) a job, stamping when it was changed;
+    nothing to write when the job already is so."""
+    stamp = utc_text(now)
+
+    def change(fresh: dict[str, Any]) -> dict[str, Any] | None:
+        if bool(fresh["spec"].get("suspend")) == suspend:
+            return None
+        return {"metadata": {"annotations": {UPDATED_ANNOTATION: stamp}}, "spec": {"suspend": suspend}}
+
+    return change

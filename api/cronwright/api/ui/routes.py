@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import READ, WRITE, facade
-from cronwright.api.dialects.resource_views import UPDATED_ANNOTATION, utc_now, utc_text
+from cronwright.api.dialects.resource_views import suspend_change, utc_now
 from cronwright.api.errors import ApiProblem
 from cronwright.api.ui import views
 from cronwright.operator.planning import TRIGGER_ANNOTATION, manual_run_id
@@ -92,13 +92,7 @@ async def run_now(request: Request, name: str, key: ApiKey = WRITE) -> dict[str,
 
 async def _set_suspend(request: Request, key: ApiKey, name: str, suspend: bool) -> dict[str, Any]:
     obj = _job(request, key, name)
-    stamp = utc_text(utc_now())
-
-    def change(fresh: dict[str, Any]) -> dict[str, Any] | None:
-        if bool(fresh["spec"].get("suspend")) == suspend:
-            return None
-        return {"metadata": {"annotations": {UPDATED_ANNOTATION: stamp}}, "spec": {"suspend": suspend}}
-
+    change = suspend_change(suspend, utc_now())
     written = await facade(request).store.update(key.namespace, obj["metadata"]["uid"], change)
     if written is None:
         raise ApiProblem(404, "not_found", f"Job {name} not found")
