@@ -80,9 +80,19 @@ def installed(real_cluster: Node, cronwright_image: Image) -> Iterator[Installed
     )
     service = real_cluster.kubectl_json("get", "service", FACADE, "-n", SYSTEM)
     relay = real_cluster.forward(service["spec"]["clusterIP"], service["spec"]["ports"][0]["port"])
-    yield Installed(real_cluster, f"http://{relay.address}", key)
+    url = f"http://{relay.address}"
+    # Pods Ready come a moment before kube-proxy routes the Service to them.
+    wait_for(lambda: _answers(f"{url}/healthz"), 120, "the facade through its Service")
+    yield Installed(real_cluster, url, key)
     relay.stop()
     real_cluster.helm("uninstall", RELEASE, "--namespace", SYSTEM, "--wait", check=False)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @pytest.fixture

@@ -19,8 +19,11 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import httpx
 
 from cronwright.core.controlplane import images
 from cronwright.core.controlplane.binaries import REPO_ROOT, ensure_helm
@@ -66,6 +69,21 @@ def _install(node: Node, image: images.Image) -> None:
     settings = [argument for key, value in values.items() for argument in ("--set", f"{key}={value}")]
     chart = str(REPO_ROOT / "charts" / "cronwright")
     node.helm("install", RELEASE, chart, "--namespace", SYSTEM, "--create-namespace", *settings, "--wait")
+
+
+def _wait_until_serving(url: str, timeout: float = 120) -> None:
+    """The facade answering through its Service: pods Ready come a moment before kube-proxy
+    has programmed the Service's endpoints, and until then a connection is refused."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the facade's Service did not answer at {url} within {timeout:.0f}s")
+        time.sleep(0.5)
 
 
 def _api_key(node: Node, namespace: str) -> str:
@@ -114,6 +132,7 @@ def run(state_dir: str, namespace: str = "default") -> int:
         echo = _echo(node, state / "cluster-echo.log")
         service = node.kubectl_json("get", "service", f"{RELEASE}-api", "-n", SYSTEM)
         relay = node.forward(service["spec"]["clusterIP"], service["spec"]["ports"][0]["port"])
+        _wait_until_serving(f"http://{relay.address}")
         info = _write_state(state, node, f"http://{relay.address}", _api_key(node, namespace))
         print(
             f"""
