@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import json
 import logging
 import time
 from collections import Counter
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 
 from cronwright.core import models
-from cronwright.core.kube import CRD_PATH, ApiError, Kube, cronjobspec_path, resource_version
+from cronwright.core.kube import CRD_PATH, ApiError, Kube, cronjobspec_path, resource_version, watch_events
 
 log = logging.getLogger(__name__)
 
@@ -213,13 +212,17 @@ class Store:
         self.last_heard = time.monotonic()
 
     async def _watch_forever(self) -> None:
+        expired = False
         while True:
             try:
+                if expired:  # a failed list is retried like a failed watch, never ends the task
+                    await self._relist()
+                    expired = False
                 await self._watch_once()
             except asyncio.CancelledError:
                 raise
             except _Expired:
-                await self._relist()
+                expired = True
             except (httpx.HTTPError, ApiError, ValueError) as error:
                 log.warning("watch of CronJobSpecs interrupted: %s; resuming", error)
                 await asyncio.sleep(1)
@@ -239,9 +242,8 @@ class Store:
                 raise _Expired
             if response.status_code >= 400:
                 raise ApiError(response.status_code, (await response.aread()).decode(errors="replace"))
-            async for line in response.aiter_lines():
-                if line.strip():
-                    self._apply(json.loads(line))
+            async for event in watch_events(response):
+                self._apply(event)
 
     def _apply(self, event: dict[str, Any]) -> None:
         kind, obj = event.get("type"), event.get("object") or {}
