@@ -87,8 +87,9 @@ clean:
 # minute, a burst of 1,000 due in the same second, and facade latency with 1,000 jobs.
 # Each run replaces its own section of docs/benchmarks.md. See tests/benchmarks/.
 .PHONY: bench
-bench: controlplane
+bench: controlplane node images
 	$(BIN)/python -m tests.benchmarks.bench_operator steady --count 1000 --minutes 2 --write-doc
 	$(BIN)/python -m tests.benchmarks.bench_operator burst --count 1000 --write-doc
 	$(BIN)/python -m tests.benchmarks.bench_operator steady --count 10000 --minutes 2 --write-doc
 	$(BIN)/python -m tests.benchmarks.bench_api --count 1000 --write-doc
+	$(BIN)/python -m tests.benchmarks.bench_cronjob_controller --count 500 --write-doc

@@ -22,6 +22,7 @@ from cronwright.operator.metrics import Metrics
 from tests.support.cluster import Cluster
 from tests.support.helm import CHART, Helm
 from tests.support.promtool import Promtool, recording_rules
+from tests.support.stand_in_crds import stand_in_crd
 
 ALERT_TESTS = Path(__file__).resolve().parents[1] / "promtool" / "alerts.test.yaml"
 ON = {"metrics": {"grafanaDashboard": {"enabled": True}, "prometheusRule": {"enabled": True}}}
@@ -34,27 +35,8 @@ ALERTS = {
 }
 #: Grafana's variables, given values that make each query plain PromQL for the parser.
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$job": "r-cronwright-operator"}
-#: The prometheus-operator's stand-in CRD, as tests/cluster/test_helm.py does for ServiceMonitor.
-PROMETHEUS_RULE_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "prometheusrules.monitoring.coreos.com"},
-    "spec": {
-        "group": "monitoring.coreos.com",
-        "scope": "Namespaced",
-        "names": {"plural": "prometheusrules", "singular": "prometheusrule", "kind": "PrometheusRule"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                },
-            }
-        ],
-    },
-}
+#: The Prometheus Operator's PrometheusRule CRD, as a stand-in (tests/support/stand_in_crds.py).
+PROMETHEUS_RULE_CRD = stand_in_crd("monitoring.coreos.com", "PrometheusRule", "prometheusrules")
 
 
 @pytest.fixture(scope="module")

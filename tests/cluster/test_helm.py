@@ -30,29 +30,10 @@ from tests.support.helm import CHART, Helm, service_account_kubeconfig
 from tests.support.kubectl import apply, cronjobspec, events, status, wait_for
 from tests.support.logs import problems
 from tests.support.receiver import Receiver
+from tests.support.stand_in_crds import stand_in_crd
 
-# A stand-in for the Prometheus Operator's ServiceMonitor CRD (group, kind and scope of
-# the real one, schema left open): enough for the API server to accept the chart's object.
-SERVICE_MONITOR_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
-    "spec": {
-        "group": "monitoring.coreos.com",
-        "scope": "Namespaced",
-        "names": {"plural": "servicemonitors", "singular": "servicemonitor", "kind": "ServiceMonitor"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                },
-            }
-        ],
-    },
-}
+# The Prometheus Operator's ServiceMonitor CRD, as a stand-in (tests/support/stand_in_crds.py).
+SERVICE_MONITOR_CRD = stand_in_crd("monitoring.coreos.com", "ServiceMonitor", "servicemonitors")
 
 
 def _namespace(cluster: Cluster) -> str:
