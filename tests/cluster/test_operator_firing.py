@@ -9,8 +9,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from cronwright.core.runs import parse_time
 from cronwright.core.signing import verify
-from cronwright.operator.planning import parse_time
 from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, status, wait_for
 from tests.support.operator_process import OperatorProcess

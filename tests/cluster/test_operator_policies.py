@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from cronwright.operator.planning import parse_time
+from cronwright.core.runs import parse_time
 from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, merge_patch, status, wait_for
 from tests.support.operator_process import OperatorProcess

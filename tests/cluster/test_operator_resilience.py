@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from cronwright.operator.planning import parse_time
+from cronwright.core.runs import parse_time
 from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, events, status, wait_for
 from tests.support.receiver import Receiver

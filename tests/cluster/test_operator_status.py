@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from cronwright.operator.planning import manual_run_id
+from cronwright.core.runs import manual_run_id
 from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, events, get, status, wait_for
 from tests.support.operator_process import OperatorProcess

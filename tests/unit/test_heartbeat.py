@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cronwright.core.models import PING_ANNOTATION, CronJobSpecSpec, HeartbeatState
+from cronwright.core.runs import rfc3339
 from cronwright.operator import heartbeat
-from cronwright.operator.planning import rfc3339
 
 CREATED = datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
 

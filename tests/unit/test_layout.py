@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import sysconfig
@@ -29,3 +30,27 @@ def test_components_share_one_namespace() -> None:
     import cronwright.operator
 
     assert cronwright.core.models.KIND == "CronJobSpec"
+
+
+def _imported_modules(folder: Path) -> dict[str, set[str]]:
+    """Each module file below `folder` and the cronwright modules it imports."""
+    found: dict[str, set[str]] = {}
+    for path in folder.rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+        found[str(path.relative_to(ROOT))] = {n for n in names if n.startswith("cronwright.")}
+    return found
+
+
+def test_the_facade_and_the_plugin_do_not_import_the_operator() -> None:
+    """Rules both sides use (trigger annotation, run ids, times) live in core.runs."""
+    for folder in ("api", "kubectl"):
+        wrong = {
+            path: sorted(n for n in names if n.startswith("cronwright.operator"))
+            for path, names in _imported_modules(ROOT / folder).items()
+        }
+        assert {path: names for path, names in wrong.items() if names} == {}

@@ -10,18 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cronwright.core.models import CronJobSpecSpec, ObjectRef, RunRecord, RunResult, Trigger
+from cronwright.core.runs import manual_run_id, rfc3339, run_id
 from cronwright.operator.planning import (
     ClaimVerdict,
     Problem,
     judge_claim,
-    manual_run_id,
     merge_patch,
     mergeable,
     parse_spec,
     plan,
     record_patch,
-    rfc3339,
-    run_id,
     spec_problems,
     sync_patch,
 )

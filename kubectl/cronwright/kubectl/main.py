@@ -29,8 +29,8 @@ from cronwright.core.kube import (
     default_namespace,
     load_credentials,
 )
+from cronwright.core.runs import TRIGGER_ANNOTATION, manual_run_id
 from cronwright.kubectl import output
-from cronwright.operator.planning import TRIGGER_ANNOTATION, manual_run_id
 
 RESOURCE = f"{models.PLURAL}.{models.GROUP}"
 RESULTS = tuple(str(r) for r in models.RunResult)

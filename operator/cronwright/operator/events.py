@@ -18,8 +18,8 @@ import httpx
 
 from cronwright.core import models
 from cronwright.core.kube import ApiError, Kube
+from cronwright.core.runs import rfc3339
 from cronwright.operator.metrics import Metrics
-from cronwright.operator.planning import rfc3339
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Any
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 from cronwright.core.models import CronJobSpecSpec, HeartbeatState
-from cronwright.operator.planning import parse_time, rfc3339
+from cronwright.core.runs import parse_time, rfc3339
 
 CONDITION = "Heartbeat"
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronwright.core.kube import ApiError, Kube
-from cronwright.operator.planning import parse_time
+from cronwright.core.runs import parse_time
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from cronwright.core import models
+from cronwright.core import models, runs
 from cronwright.core import schedule as schedule_math
 from cronwright.core.kube import ApiError, Kube, cronjobspec_path, resource_version
 from cronwright.core.models import (
@@ -74,7 +74,7 @@ def _compact_meta(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 _META_KEYS = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp")
-_ANNOTATIONS = (planning.TRIGGER_ANNOTATION, models.PING_ANNOTATION)
+_ANNOTATIONS = (runs.TRIGGER_ANNOTATION, models.PING_ANNOTATION)
 
 
 @dataclass
@@ -140,7 +140,7 @@ class Entry:
 
     @property
     def created(self) -> datetime:
-        created = planning.parse_time(self.meta.get("creationTimestamp"))
+        created = runs.parse_time(self.meta.get("creationTimestamp"))
         return created or utcnow()
 
     def observe(self, obj: dict[str, Any]) -> None:
@@ -327,7 +327,7 @@ class Scheduler:
             or planning.judge_claim(status, due, holder, utcnow(), holder_alive=True) != ClaimVerdict.MINE
         ):
             return None
-        patch.update(planning.claim_patch(due, planning.run_id(entry.uid, due), holder))
+        patch.update(planning.claim_patch(due, runs.run_id(entry.uid, due), holder))
         return due
 
     async def _mark_invalid(self, entry: Entry, problem: Problem) -> None:
@@ -365,11 +365,11 @@ class Scheduler:
         spec = entry.spec
         assert spec is not None
         record = RunRecord(
-            id=planning.run_id(entry.uid, since or now, "missed"),
+            id=runs.run_id(entry.uid, since or now, "missed"),
             scheduled_time=since,
             result=RunResult.Missed,
             error=f"{missed} scheduled run(s) missed while no operator was running"
-            + (f", from {planning.rfc3339(since)}" if since else ""),
+            + (f", from {runs.rfc3339(since)}" if since else ""),
         )
         await self._write(
             entry,
@@ -389,7 +389,7 @@ class Scheduler:
     # -- manual trigger -------------------------------------------------------------
 
     def _check_trigger(self, entry: Entry) -> None:
-        value = (entry.meta.get("annotations") or {}).get(planning.TRIGGER_ANNOTATION)
+        value = (entry.meta.get("annotations") or {}).get(runs.TRIGGER_ANNOTATION)
         if not value or value == entry.last_trigger or value == entry.trigger_seen:
             return
         entry.trigger_seen = value
@@ -492,11 +492,11 @@ class Scheduler:
         if entry.claimed_due == due:
             return ClaimVerdict.MINE  # claimed together with the previous run's result
         holder = self.settings.instance
-        rid = planning.run_id(entry.uid, due)
+        rid = runs.run_id(entry.uid, due)
         claim = entry.status.get("claim") or {}
         other = claim.get("holder")
         alive = False
-        if other and other != holder and claim.get("scheduledTime") == planning.rfc3339(due):
+        if other and other != holder and claim.get("scheduledTime") == runs.rfc3339(due):
             alive = await self.lease.is_alive(other)
         verdict = ClaimVerdict.DONE
 
@@ -505,7 +505,7 @@ class Scheduler:
             verdict = planning.judge_claim(obj.get("status") or {}, due, holder, utcnow(), alive)
             if verdict != ClaimVerdict.MINE:
                 return None
-            return {**planning.claim_patch(due, rid, holder), "nextRunTime": planning.rfc3339(due)}
+            return {**planning.claim_patch(due, rid, holder), "nextRunTime": runs.rfc3339(due)}
 
         try:
             await self._write(entry, compute, "claim")
@@ -534,11 +534,7 @@ class Scheduler:
         spec = entry.spec
         if spec is None:
             return
-        rid = (
-            planning.manual_run_id(entry.uid, trigger_value)
-            if trigger_value
-            else planning.run_id(entry.uid, due)
-        )
+        rid = runs.manual_run_id(entry.uid, trigger_value) if trigger_value else runs.run_id(entry.uid, due)
         busy = bool(entry.running) or (spec.workflow is not None and bool(entry.status.get("active")))
         if busy and spec.concurrency_policy is ConcurrencyPolicy.Forbid:
             record = RunRecord(
@@ -632,9 +628,7 @@ class Scheduler:
                 object=_plain(ref) if ref is not None else None,
             )
         if missed and missed_from is not None and record.error is None:
-            record.error = (
-                f"catch-up run; {missed} earlier run(s) missed from {planning.rfc3339(missed_from)}"
-            )
+            record.error = f"catch-up run; {missed} earlier run(s) missed from {runs.rfc3339(missed_from)}"
         # Bookkeeping yields to sending: runs due at the same instant all go out before the
         # first result is written (a write, its watch event and an Event cost more CPU than
         # a send, and one event loop does all of it).
@@ -665,14 +659,14 @@ class Scheduler:
             spec.retry,
             secret_headers,
             signing_key,
-            planning.idempotency_key(entry.uid, due, trigger_value),
+            runs.idempotency_key(entry.uid, due, trigger_value),
         )
         # Receivers learn which run this is without keeping state of their own.
         request = dataclasses.replace(
             request,
             headers={
                 **request.headers,
-                "X-Cronwright-Scheduled-Time": planning.rfc3339(due),
+                "X-Cronwright-Scheduled-Time": runs.rfc3339(due),
                 "X-Cronwright-Run-Id": rid,
                 "X-Cronwright-Trigger": str(trigger),
             },
@@ -747,7 +741,7 @@ class Scheduler:
             if late is not None:
                 return late
             body = workflow_objects.build(
-                target, RunIdentity(name, entry.uid, namespace, rid, planning.rfc3339(due))
+                target, RunIdentity(name, entry.uid, namespace, rid, runs.rfc3339(due))
             )
             try:
                 created = await self.workflows.create(body, workflow_objects.manifest_field(target))

@@ -18,7 +18,8 @@ from typing import Any
 
 from cronwright.core import models
 from cronwright.core.models import ObjectRef, ResultRule, WorkflowTarget
-from cronwright.operator.planning import Problem, parse_time
+from cronwright.core.runs import parse_time
+from cronwright.operator.planning import Problem
 
 CRONJOBSPEC_LABEL = "cronwright.io/cronjobspec"
 RUN_ID_LABEL = "cronwright.io/run-id"

@@ -20,8 +20,9 @@ import httpx
 
 from cronwright.core.kube import ApiError, Kube, api_base
 from cronwright.core.models import ObjectRef, ResultRule
+from cronwright.core.runs import parse_time
 from cronwright.operator import workflow_objects
-from cronwright.operator.planning import ContentProblem, parse_time
+from cronwright.operator.planning import ContentProblem
 from cronwright.operator.workflow_objects import Judgement, Verdict
 
 log = logging.getLogger(__name__)

@@ -54,7 +54,7 @@ from cronwright.api.error_envelope import render_error as render_error
 from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
-from cronwright.operator.planning import parse_time
+from cronwright.core.runs import parse_time
 
 PREFIX = "/api/agents"
 PREFIXES = (PREFIX,)

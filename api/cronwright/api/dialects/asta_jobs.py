@@ -26,7 +26,7 @@ from cronwright.api.dialects.resource_views import (
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 from cronwright.core.config import Config
-from cronwright.operator.planning import parse_time
+from cronwright.core.runs import parse_time
 
 PREFIX = "asta.cronwright.io/"
 ANNOTATED = ("name", "message", "channel", "channel_target", "payload_kind", "tlg_call")

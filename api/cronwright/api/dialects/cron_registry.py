@@ -51,7 +51,7 @@ from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, inval
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 from cronwright.core.config import Config
-from cronwright.operator.planning import TRIGGER_ANNOTATION, manual_run_id
+from cronwright.core.runs import TRIGGER_ANNOTATION, manual_run_id
 
 PREFIX = "/api/v1/cron/jobs"
 PREFIXES = (PREFIX,)

@@ -13,7 +13,7 @@ from typing import Any
 
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
-from cronwright.operator.planning import TRIGGER_ANNOTATION, manual_run_id, parse_time
+from cronwright.core.runs import TRIGGER_ANNOTATION, manual_run_id, parse_time
 
 DIALECT_LABEL = "cronwright.io/dialect"
 UPDATED_ANNOTATION = "cronwright.io/updated-at"

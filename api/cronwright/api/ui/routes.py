@@ -22,7 +22,7 @@ from cronwright.api.auth import READ, WRITE, facade
 from cronwright.api.dialects.resource_views import suspend_change, utc_now
 from cronwright.api.errors import ApiProblem
 from cronwright.api.ui import views
-from cronwright.operator.planning import TRIGGER_ANNOTATION, manual_run_id
+from cronwright.core.runs import TRIGGER_ANNOTATION, manual_run_id
 
 PREFIX = "/ui"
 STATIC = Path(__file__).parent / "static"
