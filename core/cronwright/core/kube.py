@@ -113,10 +113,6 @@ class Credentials:
         """The token to send now: the rotated file's content in a pod, else the fixed one."""
         return self.token_file.read() if self.token_file else self.token
 
-    def headers(self) -> dict[str, str]:
-        token = self.current_token()
-        return {"Authorization": f"Bearer {token}"} if token else {}
-
 
 class BearerAuth(httpx.Auth):
     """Puts the current token on every request; after a 401 with a token that has since
