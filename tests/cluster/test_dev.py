@@ -20,7 +20,7 @@ import pytest
 from cronwright.core.controlplane.binaries import ensure_binaries, ensure_helm
 from cronwright.core.controlplane.cluster import run_kubectl
 from tests.support.cluster import Cluster
-from tests.support.dev import DevProcess
+from tests.support.dev import DevProcess, echo_requests
 from tests.support.kubectl import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,13 +38,6 @@ def dev(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def _kubectl(cluster: Cluster, info: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return run_kubectl(cluster.kubectl, Path(info["kubeconfig"]), *args, check=False)
-
-
-def _echo_requests(log: Path) -> list[tuple[str, str]]:
-    """(method, path) of each line "<date> <time,ms> <METHOD> <path> <body>" the echo logs."""
-    if not log.exists():
-        return []
-    return [tuple(line.split(" ")[2:4]) for line in log.read_text().splitlines() if line.count(" ") >= 3]
 
 
 def test_the_printed_key_works_and_an_example_runs(cluster: Cluster, dev: DevProcess) -> None:
@@ -69,7 +62,7 @@ def test_the_printed_key_works_and_an_example_runs(cluster: Cluster, dev: DevPro
     if info["receiver"] is not None:  # None: 8089 was taken (another dev, or a receiver of yours)
         assert info["receiver"] == "http://127.0.0.1:8089"
         wait_for(
-            lambda: ("GET", "/healthz") in _echo_requests(dev.state / "receiver.log"),
+            lambda: ("GET", "/healthz") in echo_requests(dev.state / "receiver.log"),
             60,
             "the example's run at the echo receiver",
         )

@@ -18,21 +18,16 @@ from typing import Any
 import httpx
 import pytest
 
-from cronwright.api.apikeys import create_key
-from cronwright.core.controlplane.binaries import REPO_ROOT
 from cronwright.core.controlplane.images import Image
 from cronwright.core.controlplane.node import Node
-from cronwright.core.kube import run_with_kube
+from cronwright.core.dev_cluster import RELEASE, SYSTEM, api_key, forward_facade, install_chart
 from tests.support.kubectl import wait_for
 from tests.support.real_cluster import apply, busybox_pod, receiver_in
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.real_cluster
 
-RELEASE = "cronwright"
-SYSTEM = "cronwright-system"
 OPERATOR = f"{RELEASE}-operator"
-FACADE = f"{RELEASE}-api"
 TENANT = "team-a"
 APP = {"apiVersion": "cronwright.io/v1alpha1", "kind": "CronJobSpec"}
 
@@ -53,46 +48,13 @@ class Installed:
 def installed(real_cluster: Node, cronwright_image: Image) -> Iterator[Installed]:
     """The chart installed as README says, with the locally built image (never pulled)
     and the admission webhook on; a tenant namespace and an API key for it."""
-    repository, tag = cronwright_image.ref.rsplit(":", 1)
-    real_cluster.helm(
-        "install",
-        RELEASE,
-        str(REPO_ROOT / "charts" / "cronwright"),
-        "--namespace",
-        SYSTEM,
-        "--create-namespace",
-        "--set",
-        f"image.repository={repository}",
-        "--set",
-        f"image.tag={tag}",
-        "--set",
-        "image.pullPolicy=Never",
-        "--set",
-        "webhook.enabled=true",
-        "--wait",
-        "--timeout",
-        "5m",
-    )
+    install_chart(real_cluster, cronwright_image)
     real_cluster.kubectl("create", "namespace", TENANT)
-    key = run_with_kube(
-        str(real_cluster.host_kubeconfig),
-        lambda kube: create_key(kube, TENANT, ("read", "write"), keys_namespace=SYSTEM),
-    )
-    service = real_cluster.kubectl_json("get", "service", FACADE, "-n", SYSTEM)
-    relay = real_cluster.forward(service["spec"]["clusterIP"], service["spec"]["ports"][0]["port"])
-    url = f"http://{relay.address}"
-    # Pods Ready come a moment before kube-proxy routes the Service to them.
-    wait_for(lambda: _answers(f"{url}/healthz"), 120, "the facade through its Service")
-    yield Installed(real_cluster, url, key)
+    key = api_key(real_cluster, TENANT)
+    relay = forward_facade(real_cluster)
+    yield Installed(real_cluster, f"http://{relay.address}", key)
     relay.stop()
     real_cluster.helm("uninstall", RELEASE, "--namespace", SYSTEM, "--wait", check=False)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from cronwright.core.controlplane.cluster import die_with_parent
+from tests.support.dev import echo_requests
 from tests.support.kubectl import wait_for
 
 pytestmark = pytest.mark.real_cluster
@@ -60,13 +61,8 @@ def test_dev_cluster_serves_the_chart_until_ctrl_c(tmp_path: Path) -> None:
         subprocess.run(
             ["sh", "-c", apply], input=json.dumps(manifest), text=True, check=True, capture_output=True
         )
-        echo_log = state / "cluster-echo.log"
-
-        def calls() -> list[dict[str, str]]:
-            text = echo_log.read_text() if echo_log.exists() else ""
-            return [json.loads(line) for line in text.splitlines()]
-
-        assert wait_for(calls, 90, "a run reaching the echo receiver")[0]["path"] == "/hello"
+        calls = wait_for(lambda: echo_requests(state / "cluster-echo.log"), 90, "a run reaching the echo")
+        assert calls[0][1] == "/hello"
     finally:
         process.send_signal(signal.SIGINT)
         started = time.monotonic()

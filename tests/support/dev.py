@@ -16,6 +16,13 @@ from typing import Any
 from tests.support.kubectl import wait_for
 
 
+def echo_requests(log: Path) -> list[tuple[str, str]]:
+    """(method, path) of each line "<date> <time,ms> <METHOD> <path> <body>" the echo logs."""
+    if not log.exists():
+        return []
+    return [tuple(line.split(" ")[2:4]) for line in log.read_text().splitlines() if line.count(" ") >= 3]
+
+
 def descendants(pid: int) -> set[int]:
     """Every live process below `pid`, whatever session it moved to (from /proc)."""
     found: set[int] = set()

@@ -14,55 +14,30 @@ a second shell). An echo receiver answers inside the namespace on the node IP, p
 from __future__ import annotations
 
 import json
-import shlex
-import shutil
 import signal
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 
 from cronwright.core.controlplane import images
 from cronwright.core.controlplane.binaries import REPO_ROOT, ensure_helm
+from cronwright.core.controlplane.netns import Relay
 from cronwright.core.controlplane.node import Node
+from cronwright.core.devecho import ECHO_ADDRESS, start_echo
+from cronwright.core.devstate import env_script, write_private
 from cronwright.core.kube import run_with_kube
 
 RELEASE = "cronwright"
 SYSTEM = "cronwright-system"
-ECHO_PORT = 8089
 
 
-def _echo(node: Node, log: Path) -> ThreadingHTTPServer:
-    """Answer 200 to anything on node-IP:8089 inside the namespace; one log line per call."""
-
-    class Echo(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
-            with log.open("a") as out:
-                out.write(json.dumps({"method": self.command, "path": self.path}) + "\n")
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", "11")
-            self.end_headers()
-            self.wfile.write(b'{"ok":true}')
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    assert node.netns is not None
-    server = node.netns.call(ThreadingHTTPServer, (node.node_ip, ECHO_PORT), Echo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def _install(node: Node, image: images.Image) -> None:
+def install_chart(node: Node, image: images.Image) -> None:
+    """`helm install` of the chart with the image imported into the node (never pulled)
+    and the admission webhook on; returns once its Deployments are Ready."""
     repository, tag = image.ref.rsplit(":", 1)
     values = {"image.repository": repository, "image.tag": tag, "image.pullPolicy": "Never"}
     values["webhook.enabled"] = "true"
@@ -71,22 +46,28 @@ def _install(node: Node, image: images.Image) -> None:
     node.helm("install", RELEASE, chart, "--namespace", SYSTEM, "--create-namespace", *settings, "--wait")
 
 
-def _wait_until_serving(url: str, timeout: float = 120) -> None:
-    """The facade answering through its Service: pods Ready come a moment before kube-proxy
-    has programmed the Service's endpoints, and until then a connection is refused."""
+def forward_facade(node: Node, timeout: float = 120) -> Relay:
+    """The facade's Service on 127.0.0.1, once it answers there: pods Ready come a moment
+    before kube-proxy has programmed the Service's endpoints, and until then a connection
+    is refused."""
+    service = node.kubectl_json("get", "service", f"{RELEASE}-api", "-n", SYSTEM)
+    relay = node.forward(service["spec"]["clusterIP"], service["spec"]["ports"][0]["port"])
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                return
+            if httpx.get(f"http://{relay.address}/healthz", timeout=5).status_code == 200:
+                return relay
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the facade's Service did not answer at {url} within {timeout:.0f}s")
+            raise RuntimeError(
+                f"the facade's Service did not answer at {relay.address} within {timeout:.0f}s"
+            )
         time.sleep(0.5)
 
 
-def _api_key(node: Node, namespace: str) -> str:
+def api_key(node: Node, namespace: str) -> str:
+    """A read+write key for `namespace`, stored where the chart's facade looks for keys."""
     from cronwright.api.apikeys import create_key  # the facade's key format, written as it writes it
 
     return run_with_kube(
@@ -96,29 +77,29 @@ def _api_key(node: Node, namespace: str) -> str:
 
 
 def _write_state(state: Path, node: Node, api_url: str, key: str) -> dict[str, str]:
-    state.mkdir(parents=True, exist_ok=True)
+    """cluster.json for scripts and cluster-env for a second shell, both private (they hold
+    the API key), and a copy of the relay kubeconfig."""
     kubeconfig = state / "cluster-kubeconfig"
-    shutil.copyfile(node.host_kubeconfig, kubeconfig)
-    kubeconfig.chmod(0o600)
+    write_private(kubeconfig, node.host_kubeconfig.read_text())
     info = {
         "kubeconfig": str(kubeconfig.resolve()),
         "api_url": api_url,
         "api_key": key,
         "node_ip": node.node_ip,
-        "echo_url": f"http://{node.node_ip}:{ECHO_PORT}",
+        "echo_url": f"http://{node.node_ip}:{ECHO_ADDRESS[1]}",
     }
-    (state / "cluster.json").write_text(json.dumps(info, indent=2) + "\n")
-    path = [str(Path(sys.executable).parent), str(node.binaries.kubectl.parent), str(ensure_helm().parent)]
-    env = {"KUBECONFIG": info["kubeconfig"], "CRONWRIGHT_URL": api_url, "API_KEY": key}
-    lines = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
-    lines.append(f'export PATH={shlex.quote(":".join(path))}:"$PATH"')
-    (state / "cluster-env").write_text("\n".join(lines) + "\n")
-    (state / "cluster-env").chmod(0o600)
+    write_private(state / "cluster.json", json.dumps(info, indent=2) + "\n")
+    path = [Path(sys.executable).parent, node.binaries.kubectl.parent, ensure_helm().parent]
+    script = env_script(
+        path, kubeconfig.resolve(), api_url, key, "cronwright dev-cluster", f"{state}/cluster-env"
+    )
+    write_private(state / "cluster-env", script)
     return info
 
 
 def run(state_dir: str, namespace: str = "default") -> int:
     state = Path(state_dir)
+    state.mkdir(parents=True, exist_ok=True)
     image = images.ensure_cronwright()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -128,12 +109,13 @@ def run(state_dir: str, namespace: str = "default") -> int:
     node.start()
     echo = None
     try:
-        _install(node, image)
-        echo = _echo(node, state / "cluster-echo.log")
-        service = node.kubectl_json("get", "service", f"{RELEASE}-api", "-n", SYSTEM)
-        relay = node.forward(service["spec"]["clusterIP"], service["spec"]["ports"][0]["port"])
-        _wait_until_serving(f"http://{relay.address}")
-        info = _write_state(state, node, f"http://{relay.address}", _api_key(node, namespace))
+        install_chart(node, image)
+        assert node.netns is not None
+        netns = node.netns
+        address = (node.node_ip, ECHO_ADDRESS[1])
+        echo = start_echo(state / "cluster-echo.log", address, lambda *a: netns.call(ThreadingHTTPServer, *a))
+        relay = forward_facade(node)
+        info = _write_state(state, node, f"http://{relay.address}", api_key(node, namespace))
         print(
             f"""
 cronwright is running on a real node (chart release {RELEASE!r} in {SYSTEM}).

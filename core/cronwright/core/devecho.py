@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ECHO_ADDRESS = ("127.0.0.1", 8089)
 
 
-def start_echo(log: Path) -> ThreadingHTTPServer | None:
+def start_echo(
+    log: Path,
+    address: tuple[str, int] = ECHO_ADDRESS,
+    bind: Callable[..., ThreadingHTTPServer] = ThreadingHTTPServer,
+) -> ThreadingHTTPServer | None:
     """The running receiver; None when the port is taken (the user's own receiver is
-    listening there)."""
+    listening there). `bind` makes the server (`cronwright dev-cluster` makes it inside
+    the node's network namespace, where pods reach it)."""
     logger = logging.getLogger("cronwright.dev.echo")
     handler_log = logging.FileHandler(log)
     handler_log.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
@@ -37,7 +43,7 @@ def start_echo(log: Path) -> ThreadingHTTPServer | None:
             """Requests are logged by `_answer`, with their body."""
 
     try:
-        server = ThreadingHTTPServer(ECHO_ADDRESS, Echo)
+        server = bind(address, Echo)
     except OSError:
         return None
     # A short poll interval: shutdown() waits for the loop to notice, and Ctrl-C waits for it.

@@ -98,21 +98,28 @@ class DevState:
         return None
 
     def save_api_key(self, key: str) -> None:
-        _write_private(self.root / "api-key", key + "\n")
+        write_private(self.root / "api-key", key + "\n")
 
     def write_info(self, info: dict[str, str | None]) -> None:
         """dev.json, for scripts: private, as it holds the API key."""
-        _write_private(self.info, json.dumps(info, indent=2) + "\n")
+        write_private(self.info, json.dumps(info, indent=2) + "\n")
 
     def write_env(self, path: Sequence[Path], kubeconfig: Path, api_url: str, api_key: str) -> None:
-        _write_private(self.env, env_script(path, kubeconfig, api_url, api_key))
+        write_private(self.env, env_script(path, kubeconfig, api_url, api_key))
 
 
-def env_script(path: Sequence[Path], kubeconfig: Path, api_url: str, api_key: str) -> str:
+def env_script(
+    path: Sequence[Path],
+    kubeconfig: Path,
+    api_url: str,
+    api_key: str,
+    written_by: str = "cronwright dev",
+    name: str = ".cronwright/env",
+) -> str:
     """The ``env`` file: POSIX sh, every value quoted, folders put in front of PATH."""
     folders = ":".join(str(folder) for folder in path)
     return (
-        "# Written by `cronwright dev` at each start. In a second shell: . .cronwright/env\n"
+        f"# Written by `{written_by}` at each start. In a second shell: . {name}\n"
         f'export PATH={shlex.quote(folders)}:"$PATH"\n'
         f"export KUBECONFIG={shlex.quote(str(kubeconfig))}\n"
         f"export CRONWRIGHT_URL={shlex.quote(api_url)}\n"
@@ -128,7 +135,7 @@ def source_hint(env: Path, cwd: Path) -> str:
         return f". {shlex.quote(str(env))}"
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """Created 0600 before anything is written: the text may hold the API key."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
