@@ -8,13 +8,12 @@ change of state costs an API call, so the scan interval can be short.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from cronwright.core.models import HeartbeatState
-from cronwright.operator import heartbeat
+from cronwright.operator import heartbeat, periodic
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.scheduler import WRITE_FAILURES, Entry, Gone, Scheduler
@@ -33,14 +32,7 @@ class HeartbeatChecker:
         self._down: set[tuple[str, str]] = set()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.check_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the next scan tries again; a bug must not stop monitoring
-                log.exception("heartbeat check failed")
-            await asyncio.sleep(self.interval)
+        await periodic.every(self.interval, self.check_once, "heartbeat check")
 
     async def check_once(self) -> None:
         down: set[tuple[str, str]] = set()

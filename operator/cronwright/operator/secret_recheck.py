@@ -11,13 +11,12 @@ for all the others, and a write only when the verdict changes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from cronwright.core.models import Phase
-from cronwright.operator import planning
+from cronwright.operator import periodic, planning
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.planning import Problem
 from cronwright.operator.scheduler import WRITE_FAILURES, Entry, Gone, Scheduler
@@ -49,14 +48,7 @@ class SecretRecheck:
         self.interval = interval
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.check_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the next pass tries again; a bug must not stop the others
-                log.exception("Secret re-check failed")
-            await asyncio.sleep(self.interval)
+        await periodic.every(self.interval, self.check_once, "Secret re-check")
 
     async def check_once(self) -> None:
         for entry in list(self.scheduler.book.values()):
