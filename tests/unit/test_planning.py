@@ -23,6 +23,7 @@ from cronwright.operator.planning import (
     spec_problems,
     sync_patch,
 )
+from tests.support.merge_patch import apply_merge_patch
 
 T0 = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 
@@ -134,19 +135,6 @@ def test_history_bound_and_counters(limit: int, results: list[RunResult]) -> Non
         assert counters["failed"] == results.count(RunResult.Failed) + results.count(RunResult.Cancelled)
         assert counters["missed"] == results.count(RunResult.Missed)
         assert counters["runs"] == counters["succeeded"] + counters["failed"]
-
-
-def apply_merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386, section 2, as the API server applies a status patch."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge_patch(result.get(key), value)
-    return result
 
 
 JSON = st.recursive(

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from cronwright.api.dialects import a1base, cronpulse, resource_views
 from cronwright.api.dialects.resource_views import merge_value, next_fire, replacing, run_in_flight, utc_text
 from cronwright.core.runs import TRIGGER_ANNOTATION, manual_run_id
+from tests.support.merge_patch import apply_merge_patch
 
 UID = "0b7e4a7c-1d2e-4f3a-9b8c-7d6e5f4a3b2c"
 NOW = datetime(2026, 3, 26, 10, 25, tzinfo=UTC)
@@ -129,7 +130,7 @@ def test_each_dialect_shows_the_same_next_fire_in_its_own_format() -> None:
 )
 def test_replacing_turns_old_into_new(new: dict[str, Any]) -> None:
     old = {"a": {"x": 1}, "b": 2, "e": {"y": 3}}
-    assert merge(old, replacing(old, new)) == new
+    assert apply_merge_patch(old, replacing(old, new)) == new
 
 
 values = st.recursive(
@@ -142,20 +143,7 @@ values = st.recursive(
 @given(values, values)
 def test_merge_value_turns_any_old_value_into_the_new_one(old: Any, new: Any) -> None:
     """At every depth, a request body included: a1base and cronpulse rewrite whole values."""
-    assert merge(old, merge_value(old, new)) == new
-
-
-def merge(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch, as the API server applies it."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge(result.get(key), value)
-    return result
+    assert apply_merge_patch(old, merge_value(old, new)) == new
 
 
 @pytest.mark.parametrize(
