@@ -51,8 +51,8 @@ DIALECT_OF_PREFIX = {
 
 def dialect_of(path: str) -> str:
     """The dialect serving `path` (the longest matching prefix), or "none" outside them."""
-    matching = [p for p in DIALECT_OF_PREFIX if path == p or path.startswith(p.rstrip("/") + "/")]
-    return DIALECT_OF_PREFIX[max(matching, key=len)] if matching else OUTSIDE
+    best = errors.longest_prefix(path, DIALECT_OF_PREFIX)
+    return DIALECT_OF_PREFIX[best] if best else OUTSIDE
 
 
 def create_app(settings: ApiSettings) -> FastAPI:

@@ -10,7 +10,7 @@ Nothing unexpected ever leaves with a stack trace: it is logged, and the client 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -120,13 +120,17 @@ def field_errors(errors: list[dict[str, Any]]) -> dict[str, list[str]]:
     return details
 
 
+def longest_prefix(path: str, prefixes: Iterable[str]) -> str | None:
+    """The longest of `prefixes` that `path` is or lies below (whole segments only)."""
+    matching = (p for p in prefixes if path == p or path.startswith(p.rstrip("/") + "/"))
+    return max(matching, key=len, default=None)
+
+
 def install(app: FastAPI, renderers: dict[str, Renderer], fallback: Renderer) -> None:
     """Route every error of `app` to the renderer of the longest matching path prefix."""
 
     def renderer_for(request: Request) -> Renderer:
-        path = request.url.path
-        matching = (p for p in renderers if path == p or path.startswith(p.rstrip("/") + "/"))
-        best = max(matching, key=len, default=None)
+        best = longest_prefix(request.url.path, renderers)
         return renderers[best] if best else fallback
 
     async def on_problem(request: Request, problem: ApiProblem) -> JSONResponse:
