@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from cronwright.core.controlplane.cluster import ControlPlane
-from cronwright.core.kube import Kube, cronjobspec_path, load_credentials
+from cronwright.core.kube import Kube, load_credentials, refs
 from tests.benchmarks.bench_operator import Report, load_average, percentile, say, write_doc
 from tests.support.api_process import ApiProcess
 
@@ -58,7 +58,7 @@ async def store_jobs(kubeconfig: Path, count: int) -> None:
 
         async def one(i: int) -> None:
             async with gate:
-                await kube.create(cronjobspec_path(NAMESPACE), job(i))
+                await kube.create(refs.cronjobspec(NAMESPACE), job(i))
 
         await asyncio.gather(*(one(i) for i in range(count)))
     finally:

@@ -48,13 +48,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cronwright.core import models
 from cronwright.core.controlplane.cluster import LOOPBACK, ControlPlane, die_with_parent, free_port
-from cronwright.core.kube import ApiError, Kube, cronjobspec_path, load_credentials
+from cronwright.core.kube import Conflict, Kube, Retry, load_credentials, refs
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "benchmarks.md"
 SCHEDULED_HEADER = "X-Cronwright-Scheduled-Time"
 RUN_ID_HEADER = "X-Cronwright-Run-Id"
 CREATE_CONCURRENCY = 48
+#: Creates wait out an API server busy with thousands of them (429, 5xx, refused connections).
+CREATE_RETRY = Retry(attempts=5, first=0.5, cap=2.0)
 """Creates in flight: enough to keep the API server busy, below its default in-flight limit."""
 STEADY_GRACE = 15.0
 """Seconds after the window during which late arrivals of in-window runs still count."""
@@ -542,7 +544,7 @@ class Bench:
         assert harness.plane is not None
         self.kube = Kube(load_credentials(str(harness.plane.kubeconfig)), max_connections=64)
         self.local = httpx.AsyncClient(timeout=30, trust_env=False)
-        self.path = cronjobspec_path(harness.namespace)
+        self.path = refs.cronjobspec(harness.namespace)
         self.missing: set[tuple[str, int]] = set()
         self.first_skews: dict[tuple[str, int], float] = {}
 
@@ -570,19 +572,8 @@ class Bench:
 
         async def one(body: dict[str, Any]) -> None:
             async with gate:
-                for attempt in range(5):
-                    try:
-                        await self.kube.create(self.path, body)
-                        return
-                    except ApiError as error:
-                        if error.status == 409:  # an earlier attempt did land
-                            return
-                        if error.status not in (429, 500, 503, 504) or attempt == 4:
-                            raise
-                    except httpx.TransportError:
-                        if attempt == 4:
-                            raise
-                    await asyncio.sleep(0.5 * (attempt + 1))
+                with contextlib.suppress(Conflict):  # an earlier attempt did land
+                    await CREATE_RETRY.call(lambda: self.kube.create(self.path, body), "creating a job")
 
         started = time.monotonic()
         await asyncio.gather(*(one(body) for body in bodies))

@@ -25,7 +25,7 @@ from cronwright.api.apikeys import (
     parse_key,
 )
 from cronwright.api.ratelimit import RateLimiter
-from cronwright.core.kube import ApiError
+from cronwright.core.kube import ApiError, NotFound, Ref, Unavailable
 
 URLSAFE = string.ascii_letters + string.digits + "-_"
 
@@ -230,17 +230,16 @@ class FakeKube:
         data = {k: base64.b64encode(v.encode()).decode() for k, v in manifest.pop("stringData").items()}
         self.secrets[manifest["metadata"]["name"]] = {**manifest, "data": data}
 
-    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+    async def get(self, ref: Ref, params: dict[str, Any] | None = None) -> Any:
         self.gets += 1
         if self.gate:
             await self.gate.wait()
         if self.fail:
             raise self.fail
-        prefix = "/api/v1/namespaces/keys/secrets/"
-        assert path.startswith(prefix), path
-        secret = self.secrets.get(path.removeprefix(prefix))
+        assert (ref.api_version, ref.plural, ref.namespace) == ("v1", "secrets", "keys"), ref
+        secret = self.secrets.get(ref.name or "")
         if secret is None:
-            raise ApiError(404, {"reason": "NotFound", "message": "not found"})
+            raise NotFound(404, {"reason": "NotFound", "message": "not found"})
         return secret
 
 
@@ -342,7 +341,7 @@ def test_api_errors_propagate_and_are_not_cached() -> None:
     store = _store(kube, clock)
 
     async def go() -> ApiKey | None:
-        kube.fail = ApiError(503, {"message": "unavailable"})
+        kube.fail = Unavailable(503, {"message": "unavailable"})
         with pytest.raises(ApiError):
             await store.authenticate(plaintext)
         kube.fail = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import math
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from cronwright.core.kube import ApiError, Kube
+from cronwright.core.kube import Conflict, Forbidden, Kube, NotFound, refs
 
 KEY_PREFIX = "cwk_"
 SECRET_PREFIX = "cronwright-apikey-"
@@ -130,27 +131,16 @@ def key_secret(
     }
 
 
-def _secrets_path(namespace: str, name: str | None = None) -> str:
-    path = f"/api/v1/namespaces/{namespace}/secrets"
-    return f"{path}/{name}" if name else path
-
-
 async def _ensure_namespace(kube: Kube, name: str) -> None:
     """Create a namespace only when missing, so a user allowed just inside the keys
     namespace can create keys without cluster-wide rights on namespaces."""
-    try:
-        await kube.get(f"/api/v1/namespaces/{name}")
+    with contextlib.suppress(NotFound):
+        await kube.get(refs.namespace(name))
         return
-    except ApiError as error:
-        if error.status != 404:
-            raise
-    try:
+    with contextlib.suppress(Conflict):
         await kube.create(
-            "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+            refs.namespace(), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         )
-    except ApiError as error:
-        if error.status != 409:
-            raise
 
 
 class NamespaceMissing(ValueError):
@@ -169,13 +159,12 @@ async def check_tenant_namespace(kube: Kube, name: str, create: bool = False) ->
     `create`), or "unknown" when the caller may not read namespaces (a user allowed only in
     the keys namespace); raises NamespaceMissing when it is missing and not to be created."""
     try:
-        await kube.get(f"/api/v1/namespaces/{name}")
+        await kube.get(refs.namespace(name))
         return "exists"
-    except ApiError as error:
-        if error.status == 403:
-            return "unknown"
-        if error.status != 404:
-            raise
+    except Forbidden:
+        return "unknown"
+    except NotFound:
+        pass
     if not create:
         raise NamespaceMissing(name)
     await _ensure_namespace(kube, name)
@@ -197,12 +186,12 @@ async def create_key(
     manifest = key_secret(key_id, plaintext, tenant_namespace, scopes, keys_namespace=keys_namespace, **kw)
     await check_tenant_namespace(kube, tenant_namespace, create=create_namespace)
     await _ensure_namespace(kube, keys_namespace)
-    await kube.create(_secrets_path(keys_namespace), manifest)
+    await kube.create(refs.secret(keys_namespace), manifest)
     return plaintext
 
 
 async def list_keys(kube: Kube, keys_namespace: str = DEFAULT_KEYS_NAMESPACE) -> list[KeyInfo]:
-    listing = await kube.get(_secrets_path(keys_namespace), params={"labelSelector": f"{KEY_LABEL}=true"})
+    listing = await kube.get(refs.secret(keys_namespace), params={"labelSelector": f"{KEY_LABEL}=true"})
     keys = []
     for secret in listing.get("items", []):
         name: str = secret["metadata"]["name"]
@@ -216,11 +205,9 @@ async def list_keys(kube: Kube, keys_namespace: str = DEFAULT_KEYS_NAMESPACE) ->
 async def revoke_key(kube: Kube, key_id: str, keys_namespace: str = DEFAULT_KEYS_NAMESPACE) -> bool:
     """False when there was no such key. Running facades notice within their cache TTL."""
     try:
-        await kube.delete(_secrets_path(keys_namespace, secret_name(key_id)))
-    except ApiError as error:
-        if error.status == 404:
-            return False
-        raise
+        await kube.delete(refs.secret(keys_namespace, secret_name(key_id)))
+    except NotFound:
+        return False
     return True
 
 
@@ -316,10 +303,8 @@ class KeyStore:
 
     async def _fetch(self, key_id: str) -> _Entry:
         try:
-            secret = await self.kube.get(_secrets_path(self.keys_namespace, secret_name(key_id)))
-        except ApiError as error:
-            if error.status != 404:
-                raise
+            secret = await self.kube.get(refs.secret(self.keys_namespace, secret_name(key_id)))
+        except NotFound:
             secret = {}
         fields = _fields(secret)
         key = _api_key(key_id, fields) if fields else None

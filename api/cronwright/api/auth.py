@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 from fastapi.security.base import SecurityBase
@@ -95,7 +94,7 @@ def require(
         state = facade(request)
         try:
             key = await state.keys.authenticate(header.read(request))
-        except (ApiError, httpx.HTTPError) as error:
+        except ApiError as error:
             raise ApiProblem(503, "unavailable", "Cannot check API keys right now; retry shortly") from error
         if key is None:
             raise ApiProblem(401, "unauthorized", "Missing or invalid API key")

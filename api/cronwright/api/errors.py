@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cronwright.core.kube import ApiError
+from cronwright.core.kube import ApiError, Conflict
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def install(app: FastAPI, renderers: dict[str, Renderer], fallback: Renderer) ->
             problem = namespace_problem(namespace)
         elif error.status in (400, 413, 422):
             problem = invalid({"body": [error.message or "refused by the Kubernetes API server"]})
-        elif error.status == 409:
+        elif isinstance(error, Conflict):
             problem = ApiProblem(409, "conflict", "The job changed meanwhile; retry")
         else:
             log.warning("Kubernetes API error serving %s %s: %s", request.method, request.url.path, error)

@@ -21,6 +21,7 @@ that reads, edits one field and writes the headers back loses nothing.
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cronwright.api.errors import ApiProblem
-from cronwright.core.kube import ApiError, Kube
+from cronwright.core.kube import Conflict, Kube, NotFound, refs
 
 SENSITIVE = re.compile(r"auth|token|secret|key|cookie|password|credential|session|signature", re.IGNORECASE)
 CACHE_SECONDS = 5.0
@@ -164,20 +165,13 @@ class HeaderSecrets:
         self._kube = kube
         self._cache: dict[tuple[str, str], _Cached] = {}
 
-    def _path(self, namespace: str, name: str | None = None) -> str:
-        base = f"/api/v1/namespaces/{namespace}/secrets"
-        return f"{base}/{name}" if name else base
-
     async def _get(self, namespace: str, name: str, fresh: bool = False) -> dict[str, Any] | None:
         cached = self._cache.get((namespace, name))
         if not fresh and cached and time.monotonic() - cached.at < CACHE_SECONDS:
             return cached.secret
-        try:
-            secret: dict[str, Any] | None = await self._kube.get(self._path(namespace, name))
-        except ApiError as error:
-            if error.status != 404:
-                raise
-            secret = None
+        secret: dict[str, Any] | None = None
+        with contextlib.suppress(NotFound):
+            secret = await self._kube.get(refs.secret(namespace, name))
         self._cache[(namespace, name)] = _Cached(time.monotonic(), secret)
         return secret
 
@@ -187,15 +181,12 @@ class HeaderSecrets:
         body = secret_body(job_name, sensitive, owner)
         name = body["metadata"]["name"]
         self._cache.pop((namespace, name), None)
-        try:
-            await self._kube.create(self._path(namespace), body)
+        with contextlib.suppress(Conflict):
+            await self._kube.create(refs.secret(namespace), body)
             return
-        except ApiError as error:
-            if error.status != 409:
-                raise
         existing = await self._get(namespace, name, fresh=True)
         if existing is None:  # deleted meanwhile: the create may go ahead now
-            await self._kube.create(self._path(namespace), body)
+            await self._kube.create(refs.secret(namespace), body)
             return
         if not self._replaceable(existing, job_name, owner):
             raise ApiProblem(
@@ -206,7 +197,7 @@ class HeaderSecrets:
             )
         body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
         self._cache.pop((namespace, name), None)
-        await self._kube.request("PUT", self._path(namespace, name), body=body)
+        await self._kube.replace(refs.secret(namespace, name), body)
 
     @staticmethod
     def _replaceable(existing: Mapping[str, Any], job_name: str, owner: dict[str, Any] | None) -> bool:
@@ -222,12 +213,10 @@ class HeaderSecrets:
         self._cache.pop((namespace, name), None)
         if secret is None or not self._replaceable(secret, job["metadata"]["name"], job):
             return
-        try:
-            precondition = {"preconditions": {"uid": secret["metadata"]["uid"]}}
-            await self._kube.request("DELETE", self._path(namespace, name), body=precondition)
-        except ApiError as error:
-            if error.status not in (404, 409):
-                raise
+        with contextlib.suppress(NotFound, Conflict):
+            await self._kube.delete(
+                refs.secret(namespace, name), preconditions={"uid": secret["metadata"]["uid"]}
+            )
 
     async def creating(
         self,

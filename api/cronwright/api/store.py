@@ -10,20 +10,17 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import logging
 import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from cronwright.core import models
-from cronwright.core.kube import CRD_PATH, ApiError, Kube, cronjobspec_path, resource_version, watch_events
-
-log = logging.getLogger(__name__)
+from cronwright.core.kube import Kube, ListWatch, NotFound, Retry, refs, resource_version, update
 
 CONFLICT_RETRIES = 5
+#: An API server still warming up (429, 5xx, refused connections) is waited for at start.
+STARTUP = Retry(attempts=30, cap=5.0)
 
 
 def uid_of(obj: dict[str, Any]) -> str:
@@ -46,7 +43,7 @@ class Store:
         #: request then costs its own namespace's filter, not a sort of every tenant's jobs.
         self._ordered: dict[str, list[tuple[str, str, str]]] = {}
         self._tombstones: set[str] = set()
-        self._resource_version = ""
+        self._watch = ListWatch(kube, refs.cronjobspec(), self._relisted, self._apply)
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         #: When the API server last told the cache anything (a list, or a watch event of any
@@ -108,7 +105,7 @@ class Store:
     # -- writes ---------------------------------------------------------------------
 
     async def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-        created = await self.kube.create(cronjobspec_path(namespace), body)
+        created = await self.kube.create(refs.cronjobspec(namespace), body)
         self._put(created)
         return created
 
@@ -117,79 +114,53 @@ class Store:
     ) -> dict[str, Any] | None:
         """Merge-patch computed from the current object, conditional on its resourceVersion;
         recomputed from a fresh read on conflict. None when the object is gone."""
-        obj = self.get_by_uid(namespace, uid)
-        for _ in range(CONFLICT_RETRIES):
-            if obj is None:
-                return None
-            patch = change(obj)
-            if patch is None:
-                return obj
-            patch = {
-                **patch,
-                "metadata": {
-                    **patch.get("metadata", {}),
-                    "resourceVersion": obj["metadata"]["resourceVersion"],
-                },
-            }
-            try:
-                written = await self.kube.merge_patch(
-                    cronjobspec_path(namespace, obj["metadata"]["name"]), patch
-                )
-            except ApiError as error:
-                if error.status == 404:
-                    self._drop(obj)
-                    return None
-                if error.status != 409:
-                    raise
-                obj = await self._read(namespace, obj["metadata"]["name"])
-                continue
+        cached = self.get_by_uid(namespace, uid)
+        if cached is None:
+            return None
+        ref = refs.cronjobspec(namespace, cached["metadata"]["name"])
+
+        async def read() -> dict[str, Any] | None:
+            obj = await self.kube.get(ref)
+            if uid_of(obj) != uid:
+                return None  # deleted, and its name taken by another object since
+            self._put(obj)
+            return obj
+
+        async def write(patch: dict[str, Any]) -> dict[str, Any]:
+            written: dict[str, Any] = await self.kube.merge_patch(ref, patch)
             self._put(written)
             return written
-        raise ApiError(409, {"message": "the job kept changing; try again"})
+
+        done = await update(
+            change,
+            write,
+            read,
+            cached=lambda: self.get_by_uid(namespace, uid),
+            attempts=CONFLICT_RETRIES,
+            what="the job",
+        )
+        if done is None:
+            self._drop(cached)
+            return None
+        return done.obj
 
     async def delete(self, namespace: str, uid: str) -> bool:
         obj = self.get_by_uid(namespace, uid)
         if obj is None:
             return False
         name = obj["metadata"]["name"]
-        try:
-            await self.kube.request(
-                "DELETE", cronjobspec_path(namespace, name), body={"preconditions": {"uid": uid}}
-            )
-        except ApiError as error:
-            if error.status != 404:
-                raise
+        with contextlib.suppress(NotFound):
+            await self.kube.delete(refs.cronjobspec(namespace, name), preconditions={"uid": uid})
         self._drop(obj)
         return True
 
-    async def _read(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            obj = await self.kube.get(cronjobspec_path(namespace, name))
-        except ApiError as error:
-            if error.status == 404:
-                return None
-            raise
-        self._put(obj)
-        return obj
-
     # -- watch ----------------------------------------------------------------------
 
-    async def start(self, attempts: int = 30) -> None:
-        """List once before serving; an API server still warming up (429, 5xx, refused
-        connections) is waited for, not fatal."""
-        for attempt in range(1, attempts + 1):
-            try:
-                await self._relist()
-                break
-            except (ApiError, httpx.HTTPError) as error:
-                if attempt == attempts or (
-                    isinstance(error, ApiError) and error.status not in (429, 500, 503, 504)
-                ):
-                    raise
-                log.warning("listing CronJobSpecs failed (%s); retrying", error)
-                await asyncio.sleep(min(5.0, 0.2 * attempt))
+    async def start(self) -> None:
+        """List once before serving, then follow the watch in the background."""
+        await STARTUP.call(self._watch.list, "listing CronJobSpecs")
         self.ready.set()
-        self._task = asyncio.create_task(self._watch_forever())
+        self._task = asyncio.create_task(self._watch.watch())
 
     async def stop(self) -> None:
         if self._task:
@@ -197,70 +168,24 @@ class Store:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _relist(self) -> None:
-        listed = await self.kube.get(f"{CRD_PATH}/{models.PLURAL}")
+    def _relisted(self, items: list[dict[str, Any]]) -> None:
         self._tombstones.clear()  # a fresh list is the whole truth
         seen = set()
-        for item in listed.get("items", []):
+        for item in items:
             item.setdefault("apiVersion", models.API_VERSION)
             item.setdefault("kind", models.KIND)
             self._put(item)
             seen.add(uid_of(item))
         for uid in set(self._by_uid) - seen:
             self._drop(self._by_uid[uid])
-        self._resource_version = listed["metadata"]["resourceVersion"]
         self.last_heard = time.monotonic()
 
-    async def _watch_forever(self) -> None:
-        expired = False
-        while True:
-            try:
-                if expired:  # a failed list is retried like a failed watch, never ends the task
-                    await self._relist()
-                    expired = False
-                await self._watch_once()
-            except asyncio.CancelledError:
-                raise
-            except _Expired:
-                expired = True
-            except (httpx.HTTPError, ApiError, ValueError) as error:
-                log.warning("watch of CronJobSpecs interrupted: %s; resuming", error)
-                await asyncio.sleep(1)
-
-    async def _watch_once(self) -> None:
-        params = {
-            "watch": "1",
-            "allowWatchBookmarks": "true",
-            "resourceVersion": self._resource_version,
-            "timeoutSeconds": "300",
-        }
-        timeout = httpx.Timeout(30.0, read=330.0)
-        async with self.kube.http.stream(
-            "GET", f"{CRD_PATH}/{models.PLURAL}", params=params, timeout=timeout
-        ) as response:
-            if response.status_code == 410:
-                raise _Expired
-            if response.status_code >= 400:
-                raise ApiError(response.status_code, (await response.aread()).decode(errors="replace"))
-            async for event in watch_events(response):
-                self._apply(event)
-
-    def _apply(self, event: dict[str, Any]) -> None:
-        kind, obj = event.get("type"), event.get("object") or {}
-        if kind == "ERROR":
-            if obj.get("code") == 410:
-                raise _Expired
-            raise ApiError(obj.get("code", 500), obj)
-        self._resource_version = obj.get("metadata", {}).get("resourceVersion", self._resource_version)
+    def _apply(self, kind: str, obj: dict[str, Any]) -> None:
         self.last_heard = time.monotonic()
-        self.events[str(kind)] += 1
+        self.events[kind] += 1
         if kind == "BOOKMARK":
             return
         if kind == "DELETED":
             self._drop(obj)
         else:
             self._put(obj)
-
-
-class _Expired(Exception):
-    """The watch's resourceVersion is too old: list again."""

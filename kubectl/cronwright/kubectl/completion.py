@@ -97,7 +97,7 @@ def lookup(kind: str, flags: dict[str, str]) -> list[str]:
     must never print a traceback into the user's prompt)."""
     from kubernetes import config as k8s_config
 
-    from cronwright.core.kube import cronjobspec_path, default_namespace
+    from cronwright.core.kube import default_namespace, refs
 
     kubeconfig, context = flags.get("--kubeconfig"), flags.get("--context")
     try:
@@ -107,8 +107,8 @@ def lookup(kind: str, flags: dict[str, str]) -> list[str]:
             return sorted(c["name"] for c in contexts)
         namespace = flags.get("--namespace") or default_namespace(kubeconfig, context=context)
         target = plugin.Target(kubeconfig, context, namespace)
-        path = "/api/v1/namespaces" if kind == "namespaces" else cronjobspec_path(namespace)
-        listed = target.run(lambda kube: kube.get(path, params={"limit": "500"}))
+        collection = refs.namespace() if kind == "namespaces" else refs.cronjobspec(namespace)
+        listed = target.run(lambda kube: kube.get(collection, params={"limit": "500"}))
         return sorted(item["metadata"]["name"] for item in listed.get("items") or [])
     except Exception:
         return []

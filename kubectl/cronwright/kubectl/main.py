@@ -18,17 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from cronwright.core import models
-from cronwright.core.kube import (
-    CRD_PATH,
-    ApiError,
-    Kube,
-    cronjobspec_path,
-    default_namespace,
-    load_credentials,
-)
+from cronwright.core.kube import ApiError, Kube, Unreachable, default_namespace, load_credentials, refs
 from cronwright.core.runs import TRIGGER_ANNOTATION, manual_run_id
 from cronwright.kubectl import output
 
@@ -80,10 +71,10 @@ class Target:
 
         try:
             return asyncio.run(go())
+        except Unreachable as error:
+            raise Failure(f"cannot reach the API server at {credentials.host}: {error.message}") from None
         except ApiError as error:
             raise Failure(f"Error from server ({error.reason or error.status}): {error.message}") from None
-        except httpx.HTTPError as error:
-            raise Failure(f"cannot reach the API server at {credentials.host}: {error}") from None
 
 
 def _kubeconfig_name(kubeconfig: str | None) -> str:
@@ -91,12 +82,12 @@ def _kubeconfig_name(kubeconfig: str | None) -> str:
 
 
 def _get(target: Target, name: str) -> dict[str, Any]:
-    return target.run(lambda kube: kube.get(cronjobspec_path(target.namespace, name)))
+    return target.run(lambda kube: kube.get(refs.cronjobspec(target.namespace, name)))
 
 
 def _list(target: Target) -> list[dict[str, Any]]:
-    path = f"{CRD_PATH}/{models.PLURAL}" if target.all_namespaces else cronjobspec_path(target.namespace)
-    listed = target.run(lambda kube: kube.get(path))
+    collection = refs.cronjobspec(None if target.all_namespaces else target.namespace)
+    listed = target.run(lambda kube: kube.get(collection))
     items = listed.get("items") or []
     return sorted(items, key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
 
@@ -143,7 +134,7 @@ def cmd_trigger(args: argparse.Namespace, now: datetime) -> int:
     target = Target.of(args)
     value = f"kubectl-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
     patch = {"metadata": {"annotations": {TRIGGER_ANNOTATION: value}}}
-    written = target.run(lambda kube: kube.merge_patch(cronjobspec_path(target.namespace, args.name), patch))
+    written = target.run(lambda kube: kube.merge_patch(refs.cronjobspec(target.namespace, args.name), patch))
     run_id = manual_run_id(written["metadata"]["uid"], value)
     item = {"namespace": target.namespace, "name": args.name, "trigger": value, "runId": run_id}
     if args.output == "table":
@@ -161,7 +152,7 @@ def _set_suspend(args: argparse.Namespace, suspend: bool) -> int:
         # No resourceVersion precondition: the field is set, not computed from the old
         # object, and the operator's status writes would make it conflict often.
         patch = {"spec": {"suspend": suspend}}
-        target.run(lambda kube: kube.merge_patch(cronjobspec_path(target.namespace, args.name), patch))
+        target.run(lambda kube: kube.merge_patch(refs.cronjobspec(target.namespace, args.name), patch))
     item = {"namespace": target.namespace, "name": args.name, "suspended": suspend, "changed": changed}
     if args.output == "table":
         word = "suspended" if suspend else "resumed"

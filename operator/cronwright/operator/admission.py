@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import kopf
 
 from cronwright.core import models
-from cronwright.core.kube import ApiError, Kube
+from cronwright.core.kube import ApiError, Kube, NotFound, refs
 from cronwright.core.models import CronJobSpecSpec, SecretKeyRef
 from cronwright.operator.planning import Problem, spec_problems
 from cronwright.operator.webhook_tls import FIELD_MANAGER, self_signed, shared_certificate
@@ -94,17 +93,15 @@ async def missing_secret_warnings(
     for field, ref in refs:
         if ref.name not in secrets:
             try:
-                secret = await kube.get(f"/api/v1/namespaces/{namespace}/secrets/{ref.name}")
+                secret = await kube.get(refs.secret(namespace, ref.name))
                 secrets[ref.name] = secret.get("data") or {}
-            except httpx.HTTPError as error:
-                # Warnings are a courtesy: API trouble must not turn into a refusal.
+            except NotFound:
+                secrets[ref.name] = None
+            except ApiError as error:
+                # Warnings are a courtesy: API trouble must not turn into a refusal, and no
+                # permission or API trouble means no guesswork either.
                 log.warning("cannot read Secret %s/%s for a warning: %s", namespace, ref.name, error)
                 return warnings
-            except ApiError as error:
-                if error.status != 404:
-                    log.warning("cannot read Secret %s/%s for a warning: %s", namespace, ref.name, error)
-                    return warnings  # no permission or API trouble: no guesswork either
-                secrets[ref.name] = None
         data = secrets[ref.name]
         if data is None:
             warnings.append(f'{field}: Secret "{ref.name}" not found in namespace "{namespace}"')
@@ -187,7 +184,7 @@ async def apply_configuration(kube: Kube, configuration: dict[str, Any]) -> None
     name = configuration["metadata"]["name"]
     await kube.request(
         "PATCH",
-        f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{name}",
+        refs.validating_webhook_configuration(name),
         body=configuration,
         params={"fieldManager": FIELD_MANAGER, "force": "true"},
         content_type="application/apply-patch+yaml",
@@ -215,7 +212,7 @@ class ConfiguringWebhookServer(kopf.WebhookServer):
                         ),
                     )
                     log.info("webhook configuration %s applied", self.options.configuration)
-                except (ApiError, httpx.HTTPError) as error:
+                except ApiError as error:
                     # Keep serving: an administrator may have created the configuration.
                     log.error("cannot apply webhook configuration %s: %s", self.options.configuration, error)
             yield config

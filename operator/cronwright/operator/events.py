@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from cronwright.core import models
-from cronwright.core.kube import ApiError, Kube
+from cronwright.core.kube import ApiError, Kube, refs
 from cronwright.core.runs import rfc3339
 from cronwright.operator.metrics import Metrics
 
@@ -99,8 +97,8 @@ class EventRecorder:
             "count": 1,
         }
         try:
-            await self._kube.create(f"/api/v1/namespaces/{meta['namespace']}/events", event)
-        except (ApiError, httpx.HTTPError) as error:
+            await self._kube.create(refs.event(meta["namespace"]), event)
+        except ApiError as error:
             log.warning("event not posted", extra={"reason": reason, "error": str(error)})
 
     async def drain(self) -> None:

@@ -12,11 +12,12 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from cronwright.core.kube import ApiError
 from cronwright.core.models import HeartbeatState
 from cronwright.operator import heartbeat, periodic
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.metrics import Metrics
-from cronwright.operator.scheduler import WRITE_FAILURES, Entry, Gone, Scheduler
+from cronwright.operator.scheduler import Entry, Gone, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class HeartbeatChecker:
             written = await self.scheduler.write_status(entry, compute)
         except Gone:
             return None
-        except WRITE_FAILURES as error:
+        except ApiError as error:
             log.warning("heartbeat of %s/%s not recorded: %s", *entry.key, error)
             return verdict.state
         if written is not None and verdict.state != before:

@@ -353,7 +353,11 @@ async def execute(
         attempt += 1
 
 
-def make_client(max_connections: int = 128, ssrf: Policy | GuardedBackend | None = None) -> httpx.AsyncClient:
+#: The client user targets are called with (make_client).
+Client = httpx.AsyncClient
+
+
+def make_client(max_connections: int = 128, ssrf: Policy | GuardedBackend | None = None) -> Client:
     """The one client the operator shares, so runs to the same host reuse warm connections.
 
     trust_env=False: proxy variables in the operator's environment must not reroute

@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cronwright.core.kube import ApiError, Kube
+from cronwright.core.kube import ApiError, Conflict, Kube, NotFound, refs
 from cronwright.core.runs import parse_time
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,9 @@ class InstanceLease:
 
     def __init__(self, kube: Kube, namespace: str, instance: str) -> None:
         self._kube = kube
-        self._path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+        self._leases = refs.lease(namespace)
         self._name = lease_name(instance)
+        self._ref = self._leases.named(self._name)
         self._nonce = uuid.uuid4().hex  # tells this process from another with the same instance id
         self._task: asyncio.Task[None] | None = None
         self._alive_cache: dict[str, tuple[float, bool]] = {}
@@ -75,20 +76,15 @@ class InstanceLease:
         deadline = time.monotonic() + wait
         while True:
             try:
-                await self._kube.create(self._path, self._body())
+                await self._kube.create(self._leases, self._body())
                 break
-            except ApiError as error:
-                if error.status != 409:
-                    raise
-            current = await self._kube.get(f"{self._path}/{self._name}")
+            except Conflict:
+                pass
+            current = await self._kube.get(self._ref)
             if current["spec"].get("holderIdentity") == self._nonce or not lease_alive(
                 current, datetime.now(UTC)
             ):
-                await self._kube.request(
-                    "PUT",
-                    f"{self._path}/{self._name}",
-                    body=self._body(current["metadata"]["resourceVersion"]),
-                )
+                await self._kube.replace(self._ref, self._body(current["metadata"]["resourceVersion"]))
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(
@@ -102,12 +98,8 @@ class InstanceLease:
         while True:
             await asyncio.sleep(RENEW_EVERY)
             try:
-                current = await self._kube.get(f"{self._path}/{self._name}")
-                await self._kube.request(
-                    "PUT",
-                    f"{self._path}/{self._name}",
-                    body=self._body(current["metadata"]["resourceVersion"]),
-                )
+                current = await self._kube.get(self._ref)
+                await self._kube.replace(self._ref, self._body(current["metadata"]["resourceVersion"]))
             except Exception as error:
                 log.warning("lease renewal failed", extra={"error": str(error)})
 
@@ -117,7 +109,7 @@ class InstanceLease:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with contextlib.suppress(ApiError, OSError):
-            await self._kube.delete(f"{self._path}/{self._name}")
+            await self._kube.delete(self._ref)
 
     async def is_alive(self, instance: str) -> bool:
         """Whether another instance can still fire what it claimed (cached for a second)."""
@@ -125,11 +117,9 @@ class InstanceLease:
         if cached and time.monotonic() - cached[0] < 1.0:
             return cached[1]
         try:
-            lease = await self._kube.get(f"{self._path}/{lease_name(instance)}")
+            lease = await self._kube.get(self._leases.named(lease_name(instance)))
             alive = lease_alive(lease, datetime.now(UTC))
-        except ApiError as error:
-            if error.status != 404:
-                raise
+        except NotFound:
             alive = False
         self._alive_cache[instance] = (time.monotonic(), alive)
         return alive

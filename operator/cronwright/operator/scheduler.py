@@ -26,11 +26,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from cronwright.core import models, runs
 from cronwright.core import schedule as schedule_math
-from cronwright.core.kube import ApiError, Kube, cronjobspec_path, resource_version
+from cronwright.core.kube import ApiError, Kube, Retry, refs, resource_version, update
 from cronwright.core.models import (
     ConcurrencyPolicy,
     CronJobSpecSpec,
@@ -167,20 +165,15 @@ class Gone(Exception):
     """The resource was deleted while we were writing to it."""
 
 
-class WriteFailed(Exception):
-    """A status write still failed after retries (API server unreachable or refusing)."""
-
-
-#: Answers of the API server worth another try: overload, timeouts, unavailability.
-TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
-WRITE_FAILURES = (WriteFailed, ApiError, httpx.HTTPError)
+#: Status writes wait out an API server that is briefly unavailable (restart, overload).
+WRITE_RETRY = Retry(attempts=WRITE_ATTEMPTS)
 
 
 class Scheduler:
     def __init__(
         self,
         kube: Kube,
-        http: httpx.AsyncClient,
+        http: http_executor.Client,
         lease: InstanceLease,
         events: EventRecorder,
         metrics: Metrics,
@@ -277,7 +270,7 @@ class Scheduler:
                 await self._record_missed(entry, missed, missed_from, now)
         except Gone:
             return
-        except WRITE_FAILURES as error:
+        except ApiError as error:
             # Bookkeeping failed, scheduling must not: the claim path writes what is needed.
             log.warning("status of %s/%s not updated: %s", *entry.key, error)
         if catch_up is not None:
@@ -469,7 +462,7 @@ class Scheduler:
     ) -> None:
         try:
             verdict = await self._claim(entry, due)
-        except WRITE_FAILURES as error:
+        except ApiError as error:
             # Never let a resource fall off the schedule: try this claim again shortly.
             log.warning("claim of %s/%s for %s failed: %s; retrying", *entry.key, due, error)
             if entry.token == token and not entry.deleted:
@@ -747,7 +740,7 @@ class Scheduler:
                 created = await self.workflows.create(body, workflow_objects.manifest_field(target))
             except Refused as refused:
                 return self._content_problem(entry, refused, "RunObjectRefused", rid, due, start, trigger)
-            except WRITE_FAILURES as error:
+            except ApiError as error:
                 return _not_started(rid, due, start, trigger, f"creating the run object failed: {error}")
             ref = workflow_objects.reference(created, rid, scheduled_time=due, trigger=trigger)
             entry.objects[rid] = ref
@@ -755,7 +748,7 @@ class Scheduler:
             self.events.post(entry.meta, "Normal", "RunObjectCreated", f"run {rid}: {ref.kind} {ref.name}")
         try:
             outcome = await self.workflows.follow(namespace, ref, target.result, target.deadline_seconds)
-        except (Refused, *WRITE_FAILURES) as error:
+        except (Refused, ApiError) as error:
             # The kind became unreadable (CRD removed, rights withdrawn): the object stays
             # listed in status.active and the next operator start follows it again.
             log.error("run object %s of %s/%s cannot be followed: %s", ref.name, namespace, name, error)
@@ -786,14 +779,14 @@ class Scheduler:
             entry.listed.add(rid)
         except Gone:
             return
-        except WRITE_FAILURES as error:
+        except ApiError as error:
             log.warning("run object %s of %s/%s not listed in status.active: %s", ref.name, *entry.key, error)
 
     async def _delete_replaced(self, entry: Entry, ref: ObjectRef) -> None:
         """Replace: the old run object goes before the new one is created."""
         try:
             await asyncio.shield(self.workflows.delete(entry.key[0], ref))
-        except (Refused, *WRITE_FAILURES) as error:
+        except (Refused, ApiError) as error:
             log.warning("replaced run object %s of %s/%s not deleted: %s", ref.name, *entry.key, error)
 
     def _content_problem(
@@ -855,7 +848,7 @@ class Scheduler:
             written = await self._write(entry, compute, "result")
         except Gone:
             return
-        except WRITE_FAILURES as error:
+        except ApiError as error:
             log.error("result of run %s of %s/%s not recorded: %s", record.id, *entry.key, error)
             return
         if written is None:
@@ -907,52 +900,46 @@ class Scheduler:
     async def _write(
         self, entry: Entry, compute: Callable[[dict[str, Any]], dict[str, Any] | None], kind: str
     ) -> dict[str, Any] | None:
-        """A status patch conditional on the resourceVersion it was computed from.
+        """A status patch conditional on the resourceVersion it was computed from (update.py):
+        on Conflict the object is read again and the patch recomputed from the fresh status,
+        so no other writer's change (a second operator, a user) is ever overwritten. None
+        when `compute` has nothing to write; Gone when the resource was deleted."""
+        ref = refs.cronjobspec(*entry.key)
 
-        On 409 the object is read again and the patch recomputed from the fresh status, so
-        no other writer's change (a second operator, a user) is ever overwritten.
-        """
-        namespace, name = entry.key
-        backoff = iter([0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0])
+        def cached() -> dict[str, Any] | None:
+            return None if entry.deleted else entry.obj
+
+        async def read() -> dict[str, Any] | None:
+            entry.observe(await self.kube.get(ref))
+            return cached()
+
+        def status_patch(obj: dict[str, Any]) -> dict[str, Any] | None:
+            status = compute(obj)
+            return None if status is None else {"status": status}
+
+        async def write(patch: dict[str, Any]) -> dict[str, Any]:
+            started = time.perf_counter()
+            try:
+                written: dict[str, Any] = await self.kube.merge_patch(ref.status, patch)
+            finally:
+                self.metrics.api_writes.labels(kind=kind).observe(time.perf_counter() - started)
+            entry.observe(written)
+            return written
+
         async with entry.lock, self._writes:
-            for _ in range(WRITE_ATTEMPTS):
-                if entry.deleted:
-                    raise Gone
-                current = entry.obj
-                patch = compute(current)
-                if patch is None:
-                    return None
-                started = time.perf_counter()
-                try:
-                    written = await self.kube.patch_status(
-                        namespace, name, patch, current["metadata"]["resourceVersion"]
-                    )
-                except httpx.HTTPError as error:
-                    log.warning("status write of %s/%s failed (%s); retrying", namespace, name, error)
-                    await asyncio.sleep(next(backoff))
-                    continue
-                except ApiError as error:
-                    if error.status == 404:
-                        raise Gone from error
-                    if error.status in TRANSIENT_STATUSES:
-                        await asyncio.sleep(next(backoff))
-                        continue
-                    if error.status != 409:
-                        raise
-                    self.metrics.write_conflicts.inc()
-                    try:
-                        entry.observe(await self.kube.get(cronjobspec_path(namespace, name)))
-                    except ApiError as read_error:
-                        if read_error.status == 404:
-                            raise Gone from read_error
-                    except httpx.HTTPError:
-                        await asyncio.sleep(next(backoff))
-                    continue
-                finally:
-                    self.metrics.api_writes.labels(kind=kind).observe(time.perf_counter() - started)
-                entry.observe(written)
-                return written
-        raise WriteFailed(f"status of {namespace}/{name} not written after {WRITE_ATTEMPTS} attempts")
+            done = await update(
+                status_patch,
+                write,
+                read,
+                cached=cached,
+                attempts=WRITE_ATTEMPTS,
+                retry=WRITE_RETRY,
+                on_conflict=self.metrics.write_conflicts.inc,
+                what=f"the status of {ref.namespace}/{ref.name}",
+            )
+        if done is None:
+            raise Gone
+        return done.obj if done.written else None
 
     # -- plumbing -------------------------------------------------------------------
 

@@ -15,11 +15,12 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from cronwright.core.kube import ApiError
 from cronwright.core.models import Phase
 from cronwright.operator import periodic, planning
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.planning import Problem
-from cronwright.operator.scheduler import WRITE_FAILURES, Entry, Gone, Scheduler
+from cronwright.operator.scheduler import Entry, Gone, Scheduler
 from cronwright.operator.secrets import SecretProblem
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class SecretRecheck:
             await self.scheduler.secret_values(entry.key[0], spec.http, fresh=True)
         except SecretProblem:
             return  # still missing (or another reference is): the condition already says so
-        except WRITE_FAILURES as error:
+        except ApiError as error:
             log.warning("Secrets of %s/%s not looked up: %s", *entry.key, error)
             return
         phase = planning.phase_of(spec, entry.next_due)
@@ -79,7 +80,7 @@ class SecretRecheck:
             written = await self.scheduler.write_status(entry, compute, "recheck")
         except Gone:
             return
-        except WRITE_FAILURES as error:
+        except ApiError as error:
             log.warning("status of %s/%s not updated after its Secret appeared: %s", *entry.key, error)
             return
         if entry.secret_problem == problem:

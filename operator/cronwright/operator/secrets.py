@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import time
 
-from cronwright.core.kube import ApiError, Kube
+from cronwright.core.kube import Kube, NotFound, refs
 from cronwright.core.models import SecretKeyRef
 from cronwright.operator.planning import ContentProblem
 
@@ -35,11 +35,9 @@ class SecretCache:
         if cached and not fresh and time.monotonic() - cached[0] < self._ttl:
             return cached[1]
         try:
-            secret = await self._kube.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
+            secret = await self._kube.get(refs.secret(namespace, name))
             data: dict[str, str] = secret.get("data") or {}
-        except ApiError as error:
-            if error.status != 404:
-                raise
+        except NotFound:
             self._cache.pop(key, None)
             return None
         self._cache[key] = (time.monotonic(), data)

@@ -8,10 +8,11 @@ certificate, or each would replace the others' CA with its own.
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 
 from cronwright.core.controlplane import certs
-from cronwright.core.kube import ApiError, Kube
+from cronwright.core.kube import Conflict, Kube, NotFound, refs
 
 FIELD_MANAGER = "cronwright-operator"
 """Who the operator's own objects (the Secret, the webhook configuration) are managed by."""
@@ -50,14 +51,10 @@ async def shared_certificate(kube: Kube, service: tuple[str, str], host: str) ->
     and the API server would trust only the last one's. The first replica stores its
     certificate in the Secret ``<service>-tls`` next to the Service; the others use it."""
     namespace, name = service
-    path = f"/api/v1/namespaces/{namespace}/secrets/{name}-tls"
     for _ in range(2):
-        try:
-            secret = await kube.get(path)
+        with contextlib.suppress(NotFound):
+            secret = await kube.get(refs.secret(namespace, f"{name}-tls"))
             return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
-        except ApiError as error:
-            if error.status != 404:
-                raise
         made = self_signed(host, service)
         body = {
             "apiVersion": "v1",
@@ -66,10 +63,7 @@ async def shared_certificate(kube: Kube, service: tuple[str, str], host: str) ->
             "metadata": {"name": f"{name}-tls", "labels": {"app.kubernetes.io/managed-by": FIELD_MANAGER}},
             "data": {key: base64.b64encode(value).decode() for key, value in made.items()},
         }
-        try:
-            await kube.create(f"/api/v1/namespaces/{namespace}/secrets", body)
+        with contextlib.suppress(Conflict):  # another replica was first: read its certificate
+            await kube.create(refs.secret(namespace), body)
             return made
-        except ApiError as error:
-            if error.status != 409:  # 409: another replica was first; read its certificate
-                raise
     raise RuntimeError(f"Secret {namespace}/{name}-tls: created and deleted again while starting")

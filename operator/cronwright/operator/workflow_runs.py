@@ -16,9 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
-from cronwright.core.kube import ApiError, Kube, api_base
+from cronwright.core.kube import (
+    AlreadyExists,
+    ApiError,
+    BadRequest,
+    Forbidden,
+    Invalid,
+    Kube,
+    NotFound,
+    Ref,
+    Retry,
+)
 from cronwright.core.models import ObjectRef, ResultRule
 from cronwright.core.runs import parse_time
 from cronwright.operator import workflow_objects
@@ -30,9 +38,11 @@ log = logging.getLogger(__name__)
 FIRST_POLL = 1.0
 MAX_POLL = 10.0
 #: Answers that say "this identity or this kind cannot be run", not "try again".
-REFUSALS = frozenset({400, 403, 404, 422})
-TRANSIENT = frozenset({429, 500, 502, 503, 504})
-CREATE_BACKOFF = (0.5, 1.0, 2.0, 4.0)
+REFUSALS = (BadRequest, Forbidden, NotFound, Invalid)
+#: Retrying a create is safe — the name is the run's — and worth it: a create that timed
+#: out may have succeeded, and the retry's AlreadyExists then adopts that object instead
+#: of leaving it unfollowed.
+CREATE_RETRY = Retry(attempts=5, first=0.5, cap=4.0)
 
 
 class Refused(ContentProblem):
@@ -52,16 +62,14 @@ class RunObjects:
         #: installed after a refusal is found on the next run.
         self._plurals: dict[tuple[str, str], str] = {}
 
-    async def collection(self, api_version: str, kind: str, namespace: str, field: str) -> str:
-        """The REST path of a kind's objects in a namespace, found by API discovery."""
+    async def collection(self, api_version: str, kind: str, namespace: str, field: str) -> Ref:
+        """A kind's objects in a namespace, their plural found by API discovery."""
         plural = self._plurals.get((api_version, kind))
         if plural is None:
             try:
                 resources = await self.kube.resources(api_version)
-            except ApiError as error:
-                if error.status == 404:
-                    raise Refused(field, f"the API server does not serve {api_version}") from error
-                raise
+            except NotFound as error:
+                raise Refused(field, f"the API server does not serve {api_version}") from error
             found = next(
                 (r for r in resources if r.get("kind") == kind and "/" not in r.get("name", "")), None
             )
@@ -73,74 +81,53 @@ class RunObjects:
                 )
             plural = found["name"]
             self._plurals[(api_version, kind)] = plural
-        return f"{api_base(api_version)}/namespaces/{namespace}/{plural}"
+        return Ref(api_version, plural, namespace)
 
     async def create(self, body: dict[str, Any], field: str) -> dict[str, Any]:
         """Create the run object; AlreadyExists means this run already started (a retried
         create, or another operator): the existing object is adopted, never duplicated."""
         meta = body["metadata"]
-        path = await self.collection(body["apiVersion"], body["kind"], meta["namespace"], field)
+        collection = await self.collection(body["apiVersion"], body["kind"], meta["namespace"], field)
         try:
-            return await self._create_retrying(path, body)
-        except ApiError as error:
-            if error.status == 409 and error.reason == "AlreadyExists":
-                existing = await self.kube.get(f"{path}/{meta['name']}")
-                run = (existing["metadata"].get("labels") or {}).get(workflow_objects.RUN_ID_LABEL)
-                if run != meta["labels"][workflow_objects.RUN_ID_LABEL]:
-                    raise Refused(field, f"{meta['name']} exists and belongs to another run") from error
-                return existing
-            if error.status in REFUSALS:
-                if error.status == 404:
-                    self._plurals.pop((body["apiVersion"], body["kind"]), None)
-                raise Refused(field, error.message or str(error)) from error
-            raise
-
-    async def _create_retrying(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Retrying a create is safe — the name is the run's — and worth it: a create that
-        timed out may have succeeded, and the retry's AlreadyExists then adopts that object
-        instead of leaving it unfollowed."""
-        for pause in CREATE_BACKOFF:
-            try:
-                return await self.kube.create(path, body)
-            except ApiError as error:
-                if error.status not in TRANSIENT:
-                    raise
-                log.warning(
-                    "creating %s %s failed (%s); retrying", body["kind"], body["metadata"]["name"], error
-                )
-            except httpx.HTTPError as error:
-                log.warning(
-                    "creating %s %s failed (%s); retrying", body["kind"], body["metadata"]["name"], error
-                )
-            await asyncio.sleep(pause)
-        return await self.kube.create(path, body)
+            return await CREATE_RETRY.call(
+                lambda: self.kube.create(collection, body), f"creating {body['kind']} {meta['name']}"
+            )
+        except AlreadyExists as error:
+            existing = await self.kube.get(collection.named(meta["name"]))
+            run = (existing["metadata"].get("labels") or {}).get(workflow_objects.RUN_ID_LABEL)
+            if run != meta["labels"][workflow_objects.RUN_ID_LABEL]:
+                raise Refused(field, f"{meta['name']} exists and belongs to another run") from error
+            return existing
+        except REFUSALS as error:
+            if isinstance(error, NotFound):
+                self._plurals.pop((body["apiVersion"], body["kind"]), None)
+            raise Refused(field, error.message or str(error)) from error
 
     async def delete(self, namespace: str, ref: ObjectRef) -> None:
         """Delete a run object (Replace, deadline, pruning); already gone is fine."""
-        path = await self.collection(ref.api_version, ref.kind, namespace, "spec.workflow")
+        collection = await self.collection(ref.api_version, ref.kind, namespace, "spec.workflow")
         with contextlib.suppress(ApiError):
-            await self.kube.delete(f"{path}/{ref.name}", propagation_policy="Background")
+            await self.kube.delete(collection.named(ref.name), propagation_policy="Background")
 
     async def follow(
         self, namespace: str, ref: ObjectRef, rule: ResultRule | None, deadline_seconds: int
     ) -> Outcome:
         """Poll the object until it has a result or its deadline (counted from the
         object's creation, so an operator restart does not extend it) has passed."""
-        path = f"{await self.collection(ref.api_version, ref.kind, namespace, 'spec.workflow')}/{ref.name}"
+        obj_ref = (await self.collection(ref.api_version, ref.kind, namespace, "spec.workflow")).named(
+            ref.name
+        )
         delay = FIRST_POLL
         started: datetime | None = None
         while True:
             try:
-                obj = await self.kube.get(path)
+                obj = await self.kube.get(obj_ref)
+            except NotFound:
+                return Outcome(
+                    Judgement(Verdict.failed, f"{ref.kind} {ref.name} was deleted before it finished"),
+                    started,
+                )
             except ApiError as error:
-                if error.status == 404:
-                    return Outcome(
-                        Judgement(Verdict.failed, f"{ref.kind} {ref.name} was deleted before it finished"),
-                        started,
-                    )
-                log.warning("reading %s %s/%s failed: %s", ref.kind, namespace, ref.name, error)
-                obj = None
-            except httpx.HTTPError as error:
                 log.warning("reading %s %s/%s failed: %s", ref.kind, namespace, ref.name, error)
                 obj = None
             now = datetime.now(UTC)
@@ -175,12 +162,12 @@ class RunObjects:
         """Delete finished run objects beyond the history limit (oldest first)."""
         api_version, kind_name = kind
         try:
-            path = await self.collection(api_version, kind_name, namespace, "spec.workflow")
+            collection = await self.collection(api_version, kind_name, namespace, "spec.workflow")
             listed = await self.kube.get(
-                path, params={"labelSelector": f"{workflow_objects.CRONJOBSPEC_LABEL}={label}"}
+                collection, params={"labelSelector": f"{workflow_objects.CRONJOBSPEC_LABEL}={label}"}
             )
             for name in workflow_objects.to_prune(listed.get("items") or [], owner_uid, keep, active):
                 with contextlib.suppress(ApiError):
-                    await self.kube.delete(f"{path}/{name}", propagation_policy="Background")
-        except (ApiError, httpx.HTTPError, Refused) as error:
+                    await self.kube.delete(collection.named(name), propagation_policy="Background")
+        except (ApiError, Refused) as error:
             log.warning("pruning %s run objects in %s failed: %s", kind_name, namespace, error)

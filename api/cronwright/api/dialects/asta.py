@@ -39,7 +39,7 @@ from cronwright.api.dialects import asta_jobs as jobs
 from cronwright.api.dialects.asta_registry import NameTaken, Registries, RegistryBusy
 from cronwright.api.dialects.resource_views import utc_now, utc_text
 from cronwright.api.errors import ApiProblem, error_responses, field_errors, invalid, one_line
-from cronwright.core.kube import ApiError, cronjobspec_path
+from cronwright.core.kube import AlreadyExists, ApiError, NotFound, refs
 
 PREFIX = "/api/cron"
 PREFIXES = (PREFIX,)
@@ -154,10 +154,8 @@ def _holder_alive(state: Facade, namespace: str) -> Callable[[int, str], Awaitab
         obj = state.store.get(namespace, jobs.resource_name(job_id))
         if obj is None:  # the cache may lag behind another replica: ask the API server
             try:
-                obj = await state.store.kube.get(cronjobspec_path(namespace, jobs.resource_name(job_id)))
-            except ApiError as error:
-                if error.status != 404:
-                    raise
+                obj = await state.store.kube.get(refs.cronjobspec(namespace, jobs.resource_name(job_id)))
+            except NotFound:
                 return False
         return jobs.name_of(obj) == name
 
@@ -199,9 +197,9 @@ async def create(request: Request, fields: jobs.AstaJobFields, key: ApiKey = WRI
             body = jobs.resource(fields, job_id, key.namespace, state.config)
             try:
                 obj = await state.store.create(key.namespace, body)
-            except ApiError as error:
-                if error.status == 409 and error.reason == "AlreadyExists":
-                    continue
+            except AlreadyExists:
+                continue
+            except ApiError:
                 await registries.release(key.namespace, fields.name, job_id)
                 raise
             return {"id": jobs.id_of(obj), "name": fields.name, "cron_expr": fields.cron_expr}

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cronwright.core.kube import ApiError, Kube
+from cronwright.core.kube import Conflict, Kube, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ REGISTRY_NAME = "cronwright-asta-registry"
 GRACE_SECONDS = 30.0
 #: Concurrent creates queue on one object; each round lets one writer through.
 WRITE_ATTEMPTS = 200
-#: Someone wrote the registry in between (409), or deleted it (404): read again and redo.
-LOST_RACE = (404, 409)
+#: Someone wrote the registry in between, or deleted it: read again and redo.
+LOST_RACE = (NotFound, Conflict)
 
 
 class NameTaken(Exception):
@@ -138,13 +138,11 @@ class Registries:
     async def _read(self, namespace: str) -> Registry:
         try:
             return decode(await self._kube.get(self._path(namespace, REGISTRY_NAME)))
-        except ApiError as error:
-            if error.status == 404:
-                return Registry()
-            raise
+        except NotFound:
+            return Registry()
 
     async def _write(self, namespace: str, registry: Registry) -> None:
-        """Create-if-absent or replace-if-unchanged; an ApiError 409 means someone else won."""
+        """Create-if-absent or replace-if-unchanged; a Conflict means someone else won."""
         body: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -185,9 +183,7 @@ class Registries:
             updated = with_reservation(registry, name, job_id, floor, now)
             try:
                 await self._write(namespace, updated)
-            except ApiError as error:
-                if error.status not in LOST_RACE:
-                    raise
+            except LOST_RACE:
                 await _pause(attempt)
                 continue
             return updated.names[name].job_id
@@ -204,9 +200,7 @@ class Registries:
                 try:
                     await self._write(namespace, updated)
                     return
-                except ApiError as error:
-                    if error.status not in LOST_RACE:
-                        raise
+                except LOST_RACE:
                     await _pause(attempt)
         except Exception as error:  # best effort, see the docstring
             log.warning("could not release an asta name in %s: %s", namespace, error)

@@ -1,52 +1,23 @@
-"""A small asyncio client for the Kubernetes API, on one pooled httpx connection pool.
-
-The official `kubernetes` package is synchronous (a thread per call); the operator makes
-hundreds of status writes a second from one event loop, so it talks REST directly. The
-official package is still used for what it does well: reading kubeconfig files and
-in-cluster service-account credentials.
+"""Where the API server is and how to prove who we are: kubeconfig or the in-cluster
+service account, read with the official `kubernetes` package (it does that well), and a
+token sent fresh on every request because a pod's token rotates.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import json
 import os
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
 
 import httpx
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config import incluster_config
-
-from cronwright.core import models
-from cronwright.core.version import VERSION
-
-CRD_PATH = f"/apis/{models.GROUP}/{models.VERSION}"
-T = TypeVar("T")
-
-
-class ApiError(Exception):
-    """A non-2xx answer of the API server, with its Status object when there is one."""
-
-    def __init__(self, status: int, body: Any) -> None:
-        self.status = status
-        self.body = body
-        message = body.get("message") if isinstance(body, dict) else str(body)
-        super().__init__(f"{status}: {message}")
-
-    @property
-    def reason(self) -> str:
-        return self.body.get("reason", "") if isinstance(self.body, dict) else ""
-
-    @property
-    def message(self) -> str:
-        return self.body.get("message", "") if isinstance(self.body, dict) else str(self.body)
 
 
 class TokenFile:
@@ -207,131 +178,3 @@ def default_namespace(
     if chosen is None:
         raise ValueError(f"context {context!r} is not in the kubeconfig")
     return (chosen.get("context") or {}).get("namespace") or "default"
-
-
-async def watch_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
-    """The events of a watch stream, one JSON object per "\n"-terminated line.
-
-    Split on "\n" only. The API server leaves characters such as U+0085 unescaped inside
-    strings, and `str.splitlines` (what httpx's `aiter_lines` uses) cuts a line there: one
-    such value in any object made the facade's watch fail on the same event forever."""
-    buffer = b""
-    async for chunk in response.aiter_bytes():
-        *lines, buffer = (buffer + chunk).split(b"\n")
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
-    if buffer.strip():
-        yield json.loads(buffer)
-
-
-def resource_version(obj: dict[str, Any]) -> int:
-    """The resourceVersion as a number, to keep the newer of two copies of an object
-    (watch events can arrive after the answer to one's own, later write)."""
-    try:
-        return int(obj["metadata"]["resourceVersion"])
-    except (KeyError, ValueError):
-        return 0
-
-
-def run_with_kube(kubeconfig: str | None, call: Callable[[Kube], Awaitable[T]]) -> T:
-    """Run one async call with a client from synchronous code (CLI, dev, tests), closing it after."""
-
-    async def run() -> T:
-        kube = Kube(load_credentials(kubeconfig))
-        try:
-            return await call(kube)
-        finally:
-            await kube.close()
-
-    return asyncio.run(run())
-
-
-def api_base(api_version: str) -> str:
-    """`v1` lives under /api, every named group under /apis."""
-    return "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-
-
-def cronjobspec_path(namespace: str, name: str | None = None, subresource: str | None = None) -> str:
-    path = f"{CRD_PATH}/namespaces/{namespace}/{models.PLURAL}"
-    if name:
-        path += f"/{name}"
-    if subresource:
-        path += f"/{subresource}"
-    return path
-
-
-class Kube:
-    """The REST calls cronwright needs; every failure is an ApiError with the server's reason."""
-
-    def __init__(
-        self, credentials: Credentials, max_connections: int = 32, component: str = "cronwright"
-    ) -> None:
-        """`component` names the writer: the API server derives the field manager of every
-        write from the User-Agent, so managedFields show `cronwright-operator` or
-        `cronwright-api` instead of `python-httpx` (what GitOps tools and users see)."""
-        self.credentials = credentials
-        self.http = httpx.AsyncClient(
-            base_url=credentials.host,
-            verify=credentials.tls(),
-            auth=BearerAuth(credentials),
-            headers={
-                "Accept": "application/json",
-                "User-Agent": f"{component}/{VERSION}",
-            },
-            timeout=httpx.Timeout(30.0),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            trust_env=False,
-        )
-
-    async def close(self) -> None:
-        await self.http.aclose()
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        params: dict[str, Any] | None = None,
-        content_type: str = "application/json",
-    ) -> Any:
-        content = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
-        headers = {"Content-Type": content_type} if content is not None else None
-        response = await self.http.request(method, path, content=content, params=params, headers=headers)
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = response.text
-        if response.status_code >= 400:
-            raise ApiError(response.status_code, payload)
-        return payload
-
-    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return await self.request("GET", path, params=params)
-
-    async def create(self, path: str, body: dict[str, Any]) -> Any:
-        return await self.request("POST", path, body=body)
-
-    async def delete(self, path: str, propagation_policy: str | None = None) -> Any:
-        """propagationPolicy Background: the object goes at once, what it owns (a Job's
-        Pods) is collected after it — a delete never waits on a garbage collector."""
-        body = {"propagationPolicy": propagation_policy} if propagation_policy else None
-        return await self.request("DELETE", path, body=body)
-
-    async def resources(self, api_version: str) -> list[dict[str, Any]]:
-        """API discovery: the resources one group/version serves (raises 404 if none)."""
-        return (await self.get(api_base(api_version))).get("resources") or []
-
-    async def merge_patch(self, path: str, body: dict[str, Any]) -> Any:
-        return await self.request("PATCH", path, body=body, content_type="application/merge-patch+json")
-
-    async def patch_status(
-        self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None
-    ) -> dict[str, Any]:
-        """Merge-patch status. With a resourceVersion the write is conditional: a 409 means
-        somebody wrote in between, and the caller decides again from fresh state."""
-        body: dict[str, Any] = {"status": status}
-        if resource_version:
-            body["metadata"] = {"resourceVersion": resource_version}
-        return await self.merge_patch(cronjobspec_path(namespace, name, "status"), body)
