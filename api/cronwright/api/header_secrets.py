@@ -111,12 +111,12 @@ def http_fields(job_name: str, headers: Sequence[Header]) -> dict[str, Any]:
     referenced from the job's Secret, kept references as they were; neither key when there
     is nothing to put there."""
     clear, sensitive = split(known(headers))
-    refs = headers_from(job_name, sensitive) + [dict(h.ref) for h in headers if h.ref is not None]
+    references = headers_from(job_name, sensitive) + [dict(h.ref) for h in headers if h.ref is not None]
     fields: dict[str, Any] = {}
     if clear:
         fields["headers"] = clear
-    if refs:
-        fields["headersFrom"] = refs
+    if references:
+        fields["headersFrom"] = references
     return fields
 
 
@@ -262,16 +262,16 @@ class HeaderSecrets:
         http = job["spec"]["http"]
         name, uid = job["metadata"]["name"], job["metadata"]["uid"]
         headers = {n: Header(n, v, is_credential(n)) for n, v in (http.get("headers") or {}).items()}
-        refs = http.get("headersFrom") or []
+        references = http.get("headersFrom") or []
         own: dict[str, str] | None = None
-        if any((r.get("secretKeyRef") or {}).get("name") == secret_name(name) for r in refs):
+        if any((r.get("secretKeyRef") or {}).get("name") == secret_name(name) for r in references):
             secret = await self._get(namespace, secret_name(name))
             if secret is not None and written_here(secret, name, uid):
                 own = {
                     k: base64.b64decode(v).decode(errors="replace")
                     for k, v in (secret.get("data") or {}).items()
                 }
-        for ref in refs:
+        for ref in references:
             key_ref = ref.get("secretKeyRef") or {}
             if own is not None and key_ref.get("name") == secret_name(name):
                 if key_ref.get("key") in own:

@@ -75,22 +75,22 @@ def secret_references(spec: CronJobSpecSpec) -> list[tuple[str, SecretKeyRef]]:
     """Every Secret key the spec reads at run time, with the field that names it."""
     if spec.http is None:
         return []
-    refs = [
+    references = [
         (f"spec.http.headersFrom[{i}].secretKeyRef", header.secret_key_ref)
         for i, header in enumerate(spec.http.headers_from or [])
     ]
     if spec.http.signing is not None:
-        refs.append(("spec.http.signing.secretKeyRef", spec.http.signing.secret_key_ref))
-    return refs
+        references.append(("spec.http.signing.secretKeyRef", spec.http.signing.secret_key_ref))
+    return references
 
 
 async def missing_secret_warnings(
-    kube: Kube, namespace: str, refs: list[tuple[str, SecretKeyRef]]
+    kube: Kube, namespace: str, references: list[tuple[str, SecretKeyRef]]
 ) -> list[str]:
     """One warning per reference to a Secret or key that is not there now."""
     warnings: list[str] = []
     secrets: dict[str, dict[str, Any] | None] = {}
-    for field, ref in refs:
+    for field, ref in references:
         if ref.name not in secrets:
             try:
                 secret = await kube.get(refs.secret(namespace, ref.name))

@@ -9,6 +9,7 @@ update.py       update: read, compute, conditional merge patch, again on Conflic
 watch.py        ListWatch: list, watch, list again when expired
 """
 
+from cronwright.core.kube import refs
 from cronwright.core.kube.client import Kube, run_with_kube
 from cronwright.core.kube.credentials import (
     BearerAuth,
@@ -62,6 +63,7 @@ __all__ = [
     "default_namespace",
     "error_for",
     "load_credentials",
+    "refs",
     "renewal_time",
     "resource_version",
     "run_with_kube",

@@ -8,6 +8,7 @@ with kopf instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -85,12 +86,14 @@ class ListWatch:
                 if expired:
                     await self.list()
                     expired = False
-                async for event in self.kube.watch(self.ref, self.resource_version):
-                    obj = event.get("object") or {}
-                    self.resource_version = obj.get("metadata", {}).get(
-                        "resourceVersion", self.resource_version
-                    )
-                    self.on_event(str(event.get("type")), obj)
+                # aclosing: a failing handler closes the stream at once, not when collected.
+                async with contextlib.aclosing(self.kube.watch(self.ref, self.resource_version)) as events:
+                    async for event in events:
+                        obj = event.get("object") or {}
+                        self.resource_version = obj.get("metadata", {}).get(
+                            "resourceVersion", self.resource_version
+                        )
+                        self.on_event(str(event.get("type")), obj)
             except Expired:
                 expired = True
             except (ApiError, ValueError) as error:
