@@ -50,14 +50,15 @@ async def update(
     """Update one object; None when it is gone (read as None or NotFound, or written NotFound).
 
     `compute(obj)` is the merge patch to make (None: nothing to do); `write(patch)` sends it;
-    `read()` fetches the object afresh. `cached()` is a copy to start from (and to go on
-    from after an Unavailable) instead of reading. Unavailable is retried per `retry`
-    (without one it is raised); Conflict after `attempts` tries is raised as Conflict.
+    `read()` fetches the object afresh. `cached()` is a copy to start from instead of
+    reading, and to go on from after an Unavailable (so `read` should refresh what it
+    returns). Unavailable is retried per `retry` (without one it is raised); Conflict after
+    `attempts` tries is raised as Conflict.
     """
-    need_read = cached is None
+    stale = False  # after a Conflict the cached copy is known to be old: read instead
     for attempt in range(attempts):
         try:
-            current = await read() if need_read or cached is None else cached()
+            current = cached() if cached and not stale else await read()
             if current is None:
                 return None
             patch = compute(current)
@@ -68,10 +69,10 @@ async def update(
             return None
         except Conflict:
             on_conflict()
-            need_read = True
+            stale = True
         except Unavailable as error:
             if retry is None or not retry.again(error, attempt):
                 raise
             await asyncio.sleep(retry.pause(attempt))
-            need_read = cached is None
+            stale = False
     raise Conflict(409, {"reason": "Conflict", "message": f"{what} kept changing; try again"})
