@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from cronwright.core import cli
+from cronwright.cli import main as cli
 from cronwright.core.models import CronJobSpecSpec
 from cronwright.operator.admission import (
     WebhookOptions,

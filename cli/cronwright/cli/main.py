@@ -24,7 +24,7 @@ def _crd(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from cronwright.core import dev
+    from cronwright.cli import dev
 
     return dev.run(
         dev.Options(state_dir=args.state_dir, namespace=args.namespace, config=args.config, reset=args.reset)
@@ -32,7 +32,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _dev_cluster(args: argparse.Namespace) -> int:
-    from cronwright.core import dev_cluster
+    from cronwright.cli import dev_cluster
 
     return dev_cluster.run(state_dir=args.state_dir, namespace=args.namespace)
 
