@@ -91,6 +91,56 @@ def test_imports_go_one_way() -> None:
     assert wrong_imports(ROOT) == {}
 
 
+#: Underscore names that are public API by convention (namedtuple methods, os._exit).
+PUBLIC_UNDERSCORE = {"_replace", "_asdict", "_fields", "_make", "_exit"}
+
+
+def private_reaches(tree: ast.AST) -> list[str]:
+    """Where a module touches another object's or module's private names: `x._name` for
+    any x but self and cls (self.other._name included), and `from m import _name`. An
+    owner that others need to ask something gives them a public method instead."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            names = [a.name for a in node.names if _private(a.name)]
+            found += [f"{node.lineno}: from {node.module} import {name}" for name in names]
+        elif isinstance(node, ast.Attribute) and _private(node.attr) and not _own(node.value):
+            found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def _own(owner: ast.expr) -> bool:
+    return isinstance(owner, ast.Name) and owner.id in ("self", "cls")
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__") and name not in PUBLIC_UNDERSCORE
+
+
+def test_no_module_reaches_into_private_state() -> None:
+    reaches = {
+        str(path.relative_to(ROOT)): found
+        for part in PARTS
+        for path in sorted((ROOT / part).rglob("*.py"))
+        if (found := private_reaches(ast.parse(path.read_text(), str(path))))
+    }
+    assert reaches == {}
+
+
+@pytest.mark.parametrize(
+    ("source", "caught"),
+    [
+        ("def f(scheduler):\n    return scheduler._book\n", True),
+        ("class A:\n    def f(self):\n        return self.kube._client\n", True),
+        ("from cronwright.core.controlplane.binaries import _go\n", True),
+        ("class A:\n    def f(self):\n        return self._book, type(self).__name__\n", False),
+        ("def f(point):\n    return point._replace(x=1)\n", False),
+    ],
+)
+def test_the_private_state_rule_sees_every_form(source: str, caught: bool) -> None:
+    assert bool(private_reaches(ast.parse(source))) is caught
+
+
 @pytest.mark.parametrize(
     ("part", "source", "caught"),
     [
