@@ -330,7 +330,7 @@ def test_cli_makes_keys_with_cronpulse_permissions(api: ApiProcess, namespace: s
         [
             sys.executable,
             "-m",
-            "cronwright.core.cli",
+            "cronwright.cli",
             "apikey",
             "create",
             f"--kubeconfig={api.kubeconfig}",

@@ -243,9 +243,11 @@ class Store:
             if response.status_code >= 400:
                 raise ApiError(response.status_code, (await response.aread()).decode(errors="replace"))
             async for event in watch_events(response):
-                self._apply(event)
+                self.apply(event)
 
-    def _apply(self, event: dict[str, Any]) -> None:
+    def apply(self, event: dict[str, Any]) -> None:
+        """One watch event (ADDED, MODIFIED, DELETED, BOOKMARK or ERROR) into the cache: the
+        only way objects from the API server enter it, so tests feed it the same way."""
         kind, obj = event.get("type"), event.get("object") or {}
         if kind == "ERROR":
             if obj.get("code") == 410:
