@@ -1,7 +1,7 @@
 """The content checks every dialect makes on what a client sends, in one place.
 
 Each dialect once carried its own copies, and they drifted (a1base took header names that
-cronpulse refused; only asta refused a blank name). Here each rule is written once and
+cronpulse refused; only asta and cronpulse projects refused a blank name). Here each rule is written once and
 returns plain messages; the dialect files them under its own field name (`endpoint_url`,
 `url`, `callback_id`...) in a `Problems`, and its envelope renders them. What core already
 decides (the CRD's URL pattern, cron and time zone parsing) is delegated to core, so the
