@@ -28,6 +28,7 @@ COPY core ./core
 COPY operator ./operator
 COPY api ./api
 COPY kubectl ./kubectl
+COPY cli ./cli
 # No build isolation: hatchling comes from the hash-checked lock above, not from the index.
 RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /dist . \
  && /opt/cronwright/bin/pip install --no-cache-dir --no-deps /dist/cronwright-*.whl \

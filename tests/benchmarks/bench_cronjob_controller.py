@@ -211,7 +211,7 @@ def run_cronwright(node: Node, count: int, log: Path) -> Phase:
     install_crds(node)
     node.kubectl("create", "namespace", namespace)
     assert node.netns is not None
-    argv = [sys.executable, "-m", "cronwright.core.cli", "operator", f"--kubeconfig={node.kubeconfig}"]
+    argv = [sys.executable, "-m", "cronwright.cli", "operator", f"--kubeconfig={node.kubeconfig}"]
     argv += [f"--namespace={namespace}", f"--lease-namespace={namespace}", f"--port={free_port()}"]
     with open(log, "ab") as out:
         operator = node.netns.popen(argv, env=node.env(), stdout=out, stderr=subprocess.STDOUT)

@@ -459,7 +459,7 @@ class Harness:
             [
                 sys.executable,
                 "-m",
-                "cronwright.core.cli",
+                "cronwright.cli",
                 "operator",
                 "--kubeconfig",
                 str(self.plane.kubeconfig),
@@ -990,7 +990,7 @@ SCAFFOLDING = (
     "(asyncio/runners.py)",
     "(asyncio/base_events.py)",
     "(asyncio/events.py)",
-    "(core/cli.py)",
+    "(cli/main.py)",
     "(operator/main.py)",
 )
 """Files whose frames are on (nearly) every stack of the operator (matched without line numbers)."""

@@ -215,6 +215,9 @@ def test_patch_changes_only_what_a1base_expresses(
         ({"endpoint_url": "http://127.0.0.1:9/\u0000"}, "endpoint_url"),
         ({"body": {"blob": "x" * 70_000}}, "body"),
         ({"headers": {"X-Big": "y" * 10_000}}, "headers"),
+        ({"headers": {"Bad Name": "x"}}, "headers"),
+        ({"headers": {"X-Accent": "café"}}, "headers"),
+        ({"endpoint_url": "http://:80/x"}, "endpoint_url"),
     ],
 )
 def test_validation_errors_name_the_field(client: httpx.Client, change: dict, field: str) -> None:

@@ -248,6 +248,8 @@ def test_kubectl_jobs_of_an_agent_appear_and_others_do_not(
         ({**CRON, "callback_type": "webhook", "callback_id": "ftp://127.0.0.1/x"}, "callback_id"),
         ({**CRON, "status": "completed"}, "status"),
         ({**CRON, "name": ""}, "name"),
+        ({**CRON, "name": "   "}, "name"),
+        ({**CRON, "callback_type": "webhook", "callback_id": "http://127.0.0.1:99999/x"}, "callback_id"),
         ({**CRON, "surprise": 1}, "surprise"),
     ],
 )

@@ -253,6 +253,7 @@ def test_pagination(client: httpx.Client) -> None:
         ({**EXAMPLE, "schedule": ""}, "schedule"),
         ({**EXAMPLE, "enabled": "sometimes"}, "enabled"),
         ({**EXAMPLE, "name": ""}, "name"),
+        ({**EXAMPLE, "name": "line\nbreak"}, "name"),
         ({k: v for k, v in EXAMPLE.items() if k != "handler"}, "handler"),
         ({**EXAMPLE, "surprise": 1}, "surprise"),
     ],

@@ -257,6 +257,8 @@ def test_heartbeat_goes_down_and_a_ping_clears_it(
         ({"timeout": 0}, ["timeout"]),
         ({"expectedStatusCode": 99}, ["expectedStatusCode"]),
         ({"headers": {"Bad Name": "x"}}, ["headers"]),
+        ({"headers": {"X-A": "1", "x-a": "2"}}, ["headers", "twice"]),
+        ({"name": "  "}, ["name", "blank"]),
         ({"color": "blue"}, ["color", "Unknown field"]),
     ],
 )
@@ -330,7 +332,7 @@ def test_cli_makes_keys_with_cronpulse_permissions(api: ApiProcess, namespace: s
         [
             sys.executable,
             "-m",
-            "cronwright.core.cli",
+            "cronwright.cli",
             "apikey",
             "create",
             f"--kubeconfig={api.kubeconfig}",

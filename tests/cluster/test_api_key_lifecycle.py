@@ -73,7 +73,7 @@ def test_with_no_key_cache_a_revoked_key_is_refused_on_the_next_request(
             where = ("--keys-namespace", api.keys_namespace, "--kubeconfig", str(cluster.kubeconfig))
             command = ("apikey", "revoke", str(parse_key(key)), *where)
             revoked = subprocess.run(
-                [sys.executable, "-m", "cronwright.core.cli", *command],
+                [sys.executable, "-m", "cronwright.cli", *command],
                 capture_output=True,
                 text=True,
                 timeout=60,

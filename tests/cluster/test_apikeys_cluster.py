@@ -27,7 +27,7 @@ def keys_namespace(cluster: Cluster, namespace: str) -> Iterator[str]:
 def cli(cluster: Cluster, keys_namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
     common = ("--keys-namespace", keys_namespace, "--kubeconfig", str(cluster.kubeconfig))
     return subprocess.run(
-        [sys.executable, "-m", "cronwright.core.cli", "apikey", *args, *common],
+        [sys.executable, "-m", "cronwright.cli", "apikey", *args, *common],
         capture_output=True,
         text=True,
         timeout=60,

@@ -125,7 +125,7 @@ def test_the_env_file_gives_a_second_shell_the_commands_and_variables(dev: DevPr
 
 def test_a_second_dev_on_the_same_state_is_refused(dev: DevProcess) -> None:
     second = subprocess.run(
-        [sys.executable, "-m", "cronwright.core.cli", "dev", f"--state-dir={dev.state}"],
+        [sys.executable, "-m", "cronwright.cli", "dev", f"--state-dir={dev.state}"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from cronwright.api.apikeys import hash_key, new_key, parse_key
+from cronwright.cli.main import parser
 from cronwright.core import config as settings_file
-from cronwright.core.cli import parser
 from cronwright.core.controlplane.binaries import pinned_helm_version
 from tests.support.chart_process import ChartComponent
 from tests.support.cluster import Cluster

@@ -31,11 +31,16 @@ def test_an_expired_watch_lists_again_and_follows_on(cluster: Cluster, namespace
         listed: list[set[str]] = []
         added: list[str] = []
         jobs = refs.cronjobspec(namespace)
+
+        def on_event(event: dict[str, Any]) -> None:
+            if event["type"] == "ADDED":
+                added.append(event["object"]["metadata"]["name"])
+
         follow = ListWatch(
             kube,
             jobs,
             lambda items: listed.append({i["metadata"]["name"] for i in items}),
-            lambda kind, obj: added.append(obj["metadata"]["name"]) if kind == "ADDED" else None,
+            on_event,
             pause=0.1,
         )
         try:

@@ -134,7 +134,7 @@ def test_a_cached_build_is_reused(built_images: Images, store: Buildah) -> None:
 def test_the_cli_prints_each_reference_and_archive(built_images: Images) -> None:
     """What `make images` and `make dev-cluster` read."""
     result = subprocess.run(
-        [sys.executable, "-m", "cronwright.core.cli", "image-build", "--json"],
+        [sys.executable, "-m", "cronwright.cli", "image-build", "--json"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from cronwright.cli.dev_cluster import RELEASE, SYSTEM, api_key, forward_facade, install_chart
 from cronwright.core.controlplane.images import Image
 from cronwright.core.controlplane.node import Node
-from cronwright.core.dev_cluster import RELEASE, SYSTEM, api_key, forward_facade, install_chart
 from tests.support.kubectl import wait_for
 from tests.support.real_cluster import apply, busybox_pod, receiver_in
 from tests.support.receiver import Receiver

@@ -24,7 +24,7 @@ def test_dev_cluster_serves_the_chart_until_ctrl_c(tmp_path: Path) -> None:
     state = tmp_path / "state"
     log = (tmp_path / "dev-cluster.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "cronwright.core.cli", "dev-cluster", f"--state-dir={state}"],
+        [sys.executable, "-m", "cronwright.cli", "dev-cluster", f"--state-dir={state}"],
         stdout=log,
         stderr=subprocess.STDOUT,
         preexec_fn=die_with_parent,

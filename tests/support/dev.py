@@ -67,7 +67,7 @@ class DevProcess:
     def start(self, timeout: float = 180) -> DevProcess:
         """Until dev.json appears, which `cronwright dev` writes once everything is up."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cronwright.core.cli", "dev", f"--state-dir={self.state}", *self.args],
+            [sys.executable, "-m", "cronwright.cli", "dev", f"--state-dir={self.state}", *self.args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from cronwright.core import cli
+from cronwright.cli import main as cli
 from cronwright.core.models import CronJobSpecSpec
 from cronwright.operator.admission import (
     WebhookOptions,
@@ -74,7 +74,7 @@ def test_secret_references_name_the_field_that_holds_them() -> None:
 
 def _options(*flags: str) -> WebhookOptions:
     args = cli.parser().parse_args(["operator", *flags])
-    return cli._webhook_options(args)
+    return cli.webhook_options(args)
 
 
 def test_the_webhook_is_off_and_ignores_failures_unless_told_otherwise() -> None:

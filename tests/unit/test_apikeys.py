@@ -370,7 +370,7 @@ def test_store_cache_is_bounded() -> None:
             await store.authenticate(new_key()[0])
 
     asyncio.run(go())
-    assert len(store._cache) == 10
+    assert store.size() == 10
 
 
 # --- rate limiter -----------------------------------------------------------------------

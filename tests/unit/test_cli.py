@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cronwright.core.cli import parser
+from cronwright.cli.main import parser
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("0", 0.0), ("5", 5.0), ("0.25", 0.25)])

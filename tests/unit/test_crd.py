@@ -64,7 +64,7 @@ def test_document_parses_as_one_crd(kind: str, name: str) -> None:
 
 @pytest.mark.parametrize("kind", list(crd.DEFINITIONS))
 def test_cli_prints_what_make_crd_writes(kind: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from cronwright.core import cli
+    from cronwright.cli import main as cli
 
     assert cli.main(["crd", "--kind", kind]) == 0
     assert capsys.readouterr().out == (CRDS / crd.file_name(kind)).read_text()

@@ -13,8 +13,8 @@ from cronwright.api.dialects.cron_registry import (
     handler_problems,
     job_id,
     name_from_id,
+    problems_of,
     resource_name,
-    schedule_problems,
     spec_of,
     summary,
 )
@@ -56,8 +56,9 @@ def test_handlers_are_expanded_into_the_spec() -> None:
 def test_unknown_handlers_and_bad_schedules_name_the_field() -> None:
     assert "handler" in handler_problems("nope", CONFIG)
     assert handler_problems("nightly", CONFIG) == {}
-    assert "schedule" in schedule_problems("not cron")
-    assert schedule_problems("0 8 * * *") == {}
+    assert problems_of({"name": "n", "schedule": "not cron"}).keys() == {"schedule"}
+    assert problems_of({"name": " ", "schedule": "0 8 * * *"}).keys() == {"name"}
+    assert problems_of({"name": "n", "schedule": "0 8 * * *"}) == {}
 
 
 def test_summary_reads_back_what_was_sent() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from cronwright.cli.devstate import DevState, StateBusy, env_script, source_hint
 from cronwright.core.controlplane.cluster import port_is_free, port_or_free
-from cronwright.core.devstate import DevState, StateBusy, env_script, source_hint
 
 
 def test_the_env_script_exports_what_readme_commands_need_in_posix_sh(tmp_path: Path) -> None:

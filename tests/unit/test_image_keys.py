@@ -69,7 +69,7 @@ def test_ignore_rules(rules: str, path: str, excluded: bool) -> None:
     assert is_excluded(path, parse_dockerignore(rules)) is excluded
 
 
-SOURCE_FOLDERS = ("core", "operator", "api", "kubectl")
+SOURCE_FOLDERS = ("core", "operator", "api", "kubectl", "cli")
 
 
 def test_the_context_is_every_tracked_source_file_and_nothing_else() -> None:
@@ -182,7 +182,7 @@ def test_the_projects_key_follows_its_locks_and_sources(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_new.py").write_text("def test(): pass\n")
     assert context_digest(tmp_path, INPUTS) == before, "tests are not in the image"
-    for relative in ("requirements.lock", "pyproject.toml", "core/cronwright/core/cli.py"):
+    for relative in ("requirements.lock", "pyproject.toml", "cli/cronwright/cli/main.py"):
         path = tmp_path / relative
         original = path.read_bytes()
         path.write_bytes(original + b"\n")

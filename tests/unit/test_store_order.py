@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cronwright.api.store import Store
+from cronwright.api.store import Store, uid_of
 
 
 def obj(
@@ -26,29 +26,37 @@ def obj(
     }
 
 
+def added(store: Store, obj: dict[str, Any]) -> None:
+    store.apply({"type": "ADDED", "object": obj})
+
+
+def deleted(store: Store, obj: dict[str, Any]) -> None:
+    store.apply({"type": "DELETED", "object": obj})
+
+
 def names(store: Store, namespace: str = "team-a") -> list[str]:
     return [o["metadata"]["name"] for o in store.list(namespace)]
 
 
 def test_newest_first_ties_broken_by_name_and_tenants_apart() -> None:
     store = Store(None)  # type: ignore[arg-type]  # no calls are made
-    store._put(obj("b", created="2026-11-23T07:00:01Z"))
-    store._put(obj("a", created="2026-11-23T07:00:01Z"))
-    store._put(obj("old", created="2026-11-22T00:00:00Z"))
-    store._put(obj("elsewhere", namespace="team-b"))
+    added(store, obj("b", created="2026-11-23T07:00:01Z"))
+    added(store, obj("a", created="2026-11-23T07:00:01Z"))
+    added(store, obj("old", created="2026-11-22T00:00:00Z"))
+    added(store, obj("elsewhere", namespace="team-b"))
     assert names(store) == ["b", "a", "old"]
     assert names(store, "team-b") == ["elsewhere"]
 
 
 def test_updates_keep_one_entry_and_deletes_remove_it() -> None:
     store = Store(None)  # type: ignore[arg-type]
-    store._put(obj("a", rv=1))
-    store._put(obj("a", rv=2))
-    store._put(obj("b", rv=3))
+    added(store, obj("a", rv=1))
+    added(store, obj("a", rv=2))
+    added(store, obj("b", rv=3))
     assert names(store) == ["b", "a"]
-    store._drop(obj("a", rv=4))
+    deleted(store, obj("a", rv=4))
     assert names(store) == ["b"]
-    store._put(obj("a", rv=5))  # a tombstoned uid never comes back
+    added(store, obj("a", rv=5))  # a tombstoned uid never comes back
     assert names(store) == ["b"]
 
 
@@ -56,10 +64,12 @@ def test_updates_keep_one_entry_and_deletes_remove_it() -> None:
 def test_the_order_is_the_order_of_a_full_sort(events: list[tuple[bool, int, int]]) -> None:
     """Whatever arrives and goes, the kept order equals sorting what is there."""
     store = Store(None)  # type: ignore[arg-type]
+    seen: set[str] = set()
     for rv, (add, n, second) in enumerate(events, start=1):
         item = obj(f"job-{n}", created=f"2026-11-23T07:00:0{second}Z", rv=rv)
-        store._put(item) if add else store._drop(item)
-    present = [o for o in store._by_uid.values() if o["metadata"]["namespace"] == "team-a"]
+        (added if add else deleted)(store, item)
+        seen.add(uid_of(item))
+    present = [o for uid in seen if (o := store.get_by_uid("team-a", uid)) is not None]
     expected = sorted(
         present, key=lambda o: (o["metadata"]["creationTimestamp"], o["metadata"]["name"]), reverse=True
     )

@@ -15,6 +15,7 @@ from cronwright.api import docs_page, error_envelope, errors
 from cronwright.api.apikeys import KeyStore
 from cronwright.api.auth import Facade
 from cronwright.api.dialects import a1base, agent_schedules, asta, cron_registry, cronpulse
+from cronwright.api.dialects.contract import Dialect
 from cronwright.api.header_secrets import HeaderSecrets
 from cronwright.api.metrics import OUTSIDE, FacadeMetrics
 from cronwright.api.ratelimit import RateLimiter
@@ -38,15 +39,16 @@ class ApiSettings:
     config: Config = field(default_factory=Config)
 
 
-#: Every dialect module serves `router` under its `PREFIXES` and renders errors there with
-#: `render_error` in its own envelope.
-DIALECTS = (a1base, agent_schedules, cron_registry, asta, cronpulse)
-#: The dialect each path prefix belongs to, by the module's name ("agent-schedules", ...).
-DIALECT_OF_PREFIX = {
-    prefix: dialect.__name__.rsplit(".", 1)[-1].replace("_", "-")
-    for dialect in DIALECTS
-    for prefix in dialect.PREFIXES
-}
+#: The dialects served (dialects/contract.py: what each one provides); a new one is one entry.
+DIALECTS: tuple[Dialect, ...] = (
+    a1base.DIALECT,
+    agent_schedules.DIALECT,
+    cron_registry.DIALECT,
+    asta.DIALECT,
+    cronpulse.DIALECT,
+)
+#: The dialect each path prefix belongs to, by name ("agent-schedules", ...).
+DIALECT_OF_PREFIX = {prefix: dialect.name for dialect in DIALECTS for prefix in dialect.prefixes}
 
 
 def dialect_of(path: str) -> str:
@@ -88,7 +90,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     for dialect in DIALECTS:
         app.include_router(dialect.router)
     ui.install(app)
-    renderers = {prefix: dialect.render_error for dialect in DIALECTS for prefix in dialect.PREFIXES}
+    renderers = {prefix: dialect.render_error for dialect in DIALECTS for prefix in dialect.prefixes}
     errors.install(app, renderers, fallback=error_envelope.render_error)
     _document_no_422(app)
     docs_page.install(app)

@@ -43,7 +43,7 @@ class Store:
         #: request then costs its own namespace's filter, not a sort of every tenant's jobs.
         self._ordered: dict[str, list[tuple[str, str, str]]] = {}
         self._tombstones: set[str] = set()
-        self._watch = ListWatch(kube, refs.cronjobspec(), self._relisted, self._apply)
+        self._watch = ListWatch(kube, refs.cronjobspec(), self._relisted, self.apply)
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         #: When the API server last told the cache anything (a list, or a watch event of any
@@ -180,7 +180,10 @@ class Store:
             self._drop(self._by_uid[uid])
         self.last_heard = time.monotonic()
 
-    def _apply(self, kind: str, obj: dict[str, Any]) -> None:
+    def apply(self, event: dict[str, Any]) -> None:
+        """One watch event (ADDED, MODIFIED, DELETED or BOOKMARK) into the cache: the only way
+        objects from the API server enter it, so tests feed it the same way."""
+        kind, obj = str(event.get("type")), event.get("object") or {}
         self.last_heard = time.monotonic()
         self.events[kind] += 1
         if kind == "BOOKMARK":

@@ -36,6 +36,12 @@ MAX_TIMEOUT_SECONDS = 3600
 HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 URL = r"^https?://[^\s/$.?#][^\s]*$"
+MAX_URL_LENGTH = 2048
+#: An HTTP header name: an RFC 9110 (formerly RFC 7230) token.
+HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+MAX_HEADER_NAME_LENGTH = 256
+MAX_HEADERS_FROM = 32
+MAX_DELAY_SECONDS = 366 * 24 * 3600
 
 
 def _rules(*rules: tuple[str, str] | tuple[str, str, str]) -> dict[str, Any]:
@@ -129,7 +135,7 @@ class Schedule(Model):
     at: datetime | None = None
     """Run once at this instant (RFC 3339, e.g. 2026-12-20T15:00:00Z)."""
 
-    delay_seconds: int | None = Field(default=None, ge=1, le=366 * 24 * 3600)
+    delay_seconds: int | None = Field(default=None, ge=1, le=MAX_DELAY_SECONDS)
     """Run once, this many seconds after the resource was created."""
 
     every: str | None = Field(default=None, pattern=DURATION, max_length=32)
@@ -164,7 +170,7 @@ class SecretKeyRef(Model):
 class HeaderFromSecret(Model):
     """A request header whose value is read from a Secret at run time."""
 
-    name: str = Field(min_length=1, max_length=256, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+    name: str = Field(min_length=1, max_length=MAX_HEADER_NAME_LENGTH, pattern=HEADER_NAME)
     """Header name, e.g. Authorization."""
 
     secret_key_ref: SecretKeyRef
@@ -184,7 +190,7 @@ class Signing(Model):
 class HttpTarget(Model):
     """An HTTP request made at every run."""
 
-    url: str = Field(max_length=2048, pattern=URL)
+    url: str = Field(max_length=MAX_URL_LENGTH, pattern=URL)
     """Absolute http:// or https:// URL."""
 
     method: Method = Method.POST
@@ -193,7 +199,7 @@ class HttpTarget(Model):
     headers: dict[str, str] | None = None
     """Request headers in clear. Put credentials in headersFrom instead."""
 
-    headers_from: list[HeaderFromSecret] | None = Field(default=None, max_length=32)
+    headers_from: list[HeaderFromSecret] | None = Field(default=None, max_length=MAX_HEADERS_FROM)
     """Request headers read from Secrets at run time."""
 
     body: Any = Field(default=None, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
@@ -512,7 +518,7 @@ class CronProjectSpec(Model):
     display_name: str = Field(min_length=1, max_length=256)
     """The project's name as people see it."""
 
-    url: str | None = Field(default=None, max_length=2048, pattern=URL)
+    url: str | None = Field(default=None, max_length=MAX_URL_LENGTH, pattern=URL)
     """The project's home page (informational)."""
 
 

@@ -33,7 +33,7 @@ def start_component(
     env: Mapping[str, str] | None = None,
     prefix: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
-    """`python -m cronwright.core.cli *args`, appending to `log`, once `url + ready_path` is 200.
+    """`python -m cronwright.cli *args`, appending to `log`, once `url + ready_path` is 200.
 
     `args` must make the component listen where `url` says (its `--port`). `prefix` is a
     command that execs the rest (a namespace wrapper, say). A child still not ready after
@@ -41,7 +41,7 @@ def start_component(
     """
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "cronwright.core.cli", *args],
+            [*prefix, sys.executable, "-m", "cronwright.cli", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             preexec_fn=detached_child,

@@ -25,19 +25,19 @@ Choices where the document is silent (docs/dialect-a1base.md has the full list):
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from cronwright.api import header_secrets
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import READ, WRITE, facade
-from cronwright.api.dialects.field_checks import CONTROL, is_http_url
+from cronwright.api.dialects import validation
+from cronwright.api.dialects.contract import Dialect
 from cronwright.api.dialects.resource_views import (
     DIALECT_LABEL,
     UPDATED_ANNOTATION,
@@ -47,33 +47,27 @@ from cronwright.api.dialects.resource_views import (
     utc_now,
     utc_text,
 )
-from cronwright.api.error_envelope import ErrorEnvelope
-from cronwright.api.error_envelope import render_error as render_error
-from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid
+from cronwright.api.dialects.validation import Problems, StrictFields
+from cronwright.api.error_envelope import ErrorEnvelope, render_error
+from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses
 from cronwright.core import models
-from cronwright.core import schedule as schedule_math
 
+NAME = "a1base"
 PREFIX = "/v1/cron-jobs"
-PREFIXES = (PREFIX,)
 TIME_ANNOTATION = "a1base.cronwright.io/time"
 
 Frequency = Literal["daily", "weekly", "monthly", "custom"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-# Bounds keep a job well inside etcd's object limit (and its headers' Secret inside 1 MiB).
-MAX_BODY_BYTES = 64 * 1024
-MAX_HEADERS = 64
-MAX_HEADER_BYTES = 8 * 1024
+#: Where core's schedule fields show in this API (schedule problems are filed there).
+SCHEDULE_FIELDS = {"cron": "custom_schedule", "time_zone": "timezone"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CronJobFields(_Strict):
-    endpoint_url: str = Field(max_length=2048, description="URL called at every execution (http or https)")
+class CronJobFields(StrictFields):
+    endpoint_url: str = Field(
+        max_length=validation.MAX_URL_LENGTH, description="URL called at every execution (http or https)"
+    )
     frequency: Frequency
-    time: str | None = Field(default=None, pattern=HHMM, description="HH:MM, 24-hour, in `timezone`")
+    time: str | None = Field(default=None, pattern=models.HH_MM, description="HH:MM, 24-hour, in `timezone`")
     timezone: str = Field(default="UTC", min_length=1, max_length=64, description="IANA time zone")
     method: Method
     headers: dict[str, str] | None = None
@@ -83,10 +77,10 @@ class CronJobFields(_Strict):
     custom_schedule: str | None = Field(default=None, max_length=256, description="cron expression")
 
 
-class CronJobPatch(_Strict):
-    endpoint_url: str | None = Field(default=None, max_length=2048)
+class CronJobPatch(StrictFields):
+    endpoint_url: str | None = Field(default=None, max_length=validation.MAX_URL_LENGTH)
     frequency: Frequency | None = None
-    time: str | None = Field(default=None, pattern=HHMM)
+    time: str | None = Field(default=None, pattern=models.HH_MM)
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     method: Method | None = None
     headers: dict[str, str] | None = None
@@ -175,6 +169,7 @@ ERRORS = error_responses(
 )
 
 router = APIRouter(prefix=PREFIX, tags=["a1base: Cron Jobs API"], responses=ERRORS)
+DIALECT = Dialect(NAME, (PREFIX,), router, render_error, ErrorEnvelope)
 
 # -- translation (pure) ------------------------------------------------------------
 
@@ -196,64 +191,40 @@ def expressible(obj: dict[str, Any]) -> bool:
     return "http" in spec and ("cron" in schedule or "frequency" in schedule)
 
 
-def check(fields: CronJobFields) -> dict[str, list[str]]:
+def check(fields: CronJobFields) -> Problems:
     """What the field types cannot say: which fields each frequency needs, and content."""
-    details: dict[str, list[str]] = {}
-
-    def bad(field: str, message: str) -> None:
-        details.setdefault(field, []).append(message)
-
-    if not is_http_url(fields.endpoint_url):
-        bad("endpoint_url", "Must be an absolute http:// or https:// URL")
-    if fields.body is not None and len(json.dumps(fields.body)) > MAX_BODY_BYTES:
-        bad("body", f"Too large: at most {MAX_BODY_BYTES // 1024} KiB of JSON")
-    if len(fields.headers or {}) > MAX_HEADERS:
-        bad("headers", f"At most {MAX_HEADERS} headers")
-    needs_time = fields.frequency in ("daily", "weekly", "monthly")
-    if needs_time and fields.time is None:
-        bad("time", f"Required for frequency {fields.frequency}")
+    problems = Problems()
+    problems.add("endpoint_url", *validation.url(fields.endpoint_url))
+    problems.add("body", *validation.body(fields.body))
+    problems.add("headers", *validation.headers(fields.headers or {}))
+    if fields.frequency in ("daily", "weekly", "monthly") and fields.time is None:
+        problems.add("time", f"Required for frequency {fields.frequency}")
     if fields.frequency == "weekly" and fields.day_of_week is None:
-        bad("day_of_week", "Required for frequency weekly (0-6, 0 = Sunday)")
+        problems.add("day_of_week", "Required for frequency weekly (0-6, 0 = Sunday)")
     if fields.frequency != "weekly" and fields.day_of_week is not None:
-        bad("day_of_week", "Only used with frequency weekly")
+        problems.add("day_of_week", "Only used with frequency weekly")
     if fields.frequency == "monthly" and fields.day_of_month is None:
-        bad("day_of_month", "Required for frequency monthly (1-31)")
+        problems.add("day_of_month", "Required for frequency monthly (1-31)")
     if fields.frequency != "monthly" and fields.day_of_month is not None:
-        bad("day_of_month", "Only used with frequency monthly")
+        problems.add("day_of_month", "Only used with frequency monthly")
     if fields.frequency == "custom" and not fields.custom_schedule:
-        bad("custom_schedule", "Required for frequency custom (a cron expression)")
+        problems.add("custom_schedule", "Required for frequency custom (a cron expression)")
     if fields.frequency != "custom" and fields.custom_schedule is not None:
-        bad("custom_schedule", "Only used with frequency custom")
-    try:
-        schedule_math.validate(schedule_of(fields))
-    except schedule_math.ScheduleError as error:
-        field = {"schedule.timeZone": "timezone", "schedule.cron": "custom_schedule"}.get(
-            error.field, "frequency"
-        )
-        bad(field, error.message)
-    except ValidationError as error:
-        # the per-field checks above usually said what is missing; never let the rest through
-        if not details:
-            for field, messages in field_errors(list(error.errors())).items():
-                details[{"time_zone": "timezone", "cron": "custom_schedule"}.get(field, field)] = messages
-    for name, value in (fields.headers or {}).items():
-        if not name or any(c in name for c in " \t\r\n:") or CONTROL.search(value):
-            bad("headers", f"Invalid header {name[:64]!r}")
-        elif len(name) + len(value) > MAX_HEADER_BYTES:
-            bad("headers", f"Header {name[:64]!r} is too long (at most {MAX_HEADER_BYTES} bytes)")
-    return details
+        problems.add("custom_schedule", "Only used with frequency custom")
+    return problems.fill(validation.schedule(schedule_of(fields), SCHEDULE_FIELDS, other="frequency"))
 
 
-def schedule_of(fields: CronJobFields) -> models.Schedule:
+def schedule_of(fields: CronJobFields) -> dict[str, Any]:
+    """The schedule in core's field names (models.Schedule)."""
     if fields.frequency == "custom":
-        return models.Schedule(cron=fields.custom_schedule, time_zone=fields.timezone)
-    return models.Schedule(
-        frequency=fields.frequency,
-        time=fields.time,
-        day_of_week=fields.day_of_week,
-        day_of_month=fields.day_of_month,
-        time_zone=fields.timezone,
-    )
+        return {"cron": fields.custom_schedule, "time_zone": fields.timezone}
+    return {
+        "frequency": fields.frequency,
+        "time": fields.time,
+        "day_of_week": fields.day_of_week,
+        "day_of_month": fields.day_of_month,
+        "time_zone": fields.timezone,
+    }
 
 
 def spec_of(
@@ -268,7 +239,9 @@ def spec_of(
     if fields.body is not None:
         http["body"] = fields.body
     return {
-        "schedule": schedule_of(fields).model_dump(mode="json", by_alias=True, exclude_none=True),
+        "schedule": models.Schedule.model_validate(schedule_of(fields)).model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        ),
         "http": http,
         "suspend": suspend,
     }
@@ -394,9 +367,7 @@ def _job(request: Request, key: ApiKey, cron_job_id: str) -> dict[str, Any]:
 
 @router.post("", status_code=201, response_model=CronJob, summary="Create a cron job")
 async def create(request: Request, fields: CronJobFields, key: ApiKey = WRITE) -> dict[str, Any]:
-    details = check(fields)
-    if details:
-        raise invalid(details)
+    check(fields).refuse()
     state = facade(request)
     name = f"crn-{secrets.token_hex(6)}"
     headers = header_secrets.given(fields.headers)
@@ -404,7 +375,7 @@ async def create(request: Request, fields: CronJobFields, key: ApiKey = WRITE) -
     body = {
         "apiVersion": models.API_VERSION,
         "kind": models.KIND,
-        "metadata": {"name": name, "labels": {DIALECT_LABEL: "a1base"}, "annotations": annotations},
+        "metadata": {"name": name, "labels": {DIALECT_LABEL: NAME}, "annotations": annotations},
         "spec": spec_of(fields, name, suspend=False, headers=headers),
     }
     obj = await state.headers.creating(
@@ -440,6 +411,10 @@ async def get_job(request: Request, cron_job_id: str, key: ApiKey = READ) -> dic
     return detail(obj, header_secrets.shown(headers, reveal=key.allows("write")), utc_now(), last=True)
 
 
+#: What a PATCH may set to null: optional fields, which null removes.
+NULLABLE = ("time", "headers", "body", "day_of_week", "day_of_month", "custom_schedule")
+
+
 @router.patch("/{cron_job_id}", response_model=CronJob, summary="Update a cron job")
 async def update_job(
     request: Request, cron_job_id: str, patch: CronJobPatch, key: ApiKey = WRITE
@@ -454,20 +429,9 @@ async def update_job(
         for stale in ("day_of_week", "day_of_month", "custom_schedule"):
             if stale not in changes:
                 current[stale] = None
-    nulls = [
-        k
-        for k, v in changes.items()
-        if v is None and k in ("endpoint_url", "frequency", "method", "timezone")
-    ]
-    if nulls:
-        raise invalid({k: ["Cannot be null"] for k in nulls})
-    try:
-        fields = CronJobFields.model_validate({**current, **changes})
-    except ValidationError as error:
-        raise invalid(field_errors(list(error.errors()))) from error
-    details = check(fields)
-    if details:
-        raise invalid(details)
+    validation.nulls(changes, nullable=NULLABLE).refuse()
+    fields = validation.parsed(CronJobFields, {**current, **changes})
+    check(fields).refuse()
     name = obj["metadata"]["name"]
     headers_changed = "headers" in changes
     headers = header_secrets.resolve(fields.headers, before) if headers_changed else before

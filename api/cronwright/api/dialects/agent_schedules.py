@@ -34,11 +34,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import READ, WRITE, facade
-from cronwright.api.dialects.field_checks import is_http_url
+from cronwright.api.dialects import validation
+from cronwright.api.dialects.contract import Dialect
 from cronwright.api.dialects.resource_views import (
     DIALECT_LABEL,
     UPDATED_ANNOTATION,
@@ -49,16 +50,15 @@ from cronwright.api.dialects.resource_views import (
     utc_now,
     utc_text,
 )
-from cronwright.api.error_envelope import ErrorEnvelope
-from cronwright.api.error_envelope import render_error as render_error
-from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid
+from cronwright.api.dialects.validation import Problems, StrictFields
+from cronwright.api.error_envelope import ErrorEnvelope, render_error
+from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 from cronwright.core.runs import parse_time
 
+NAME = "agent-schedules"
 PREFIX = "/api/agents"
-PREFIXES = (PREFIX,)
-DIALECT = "agent-schedules"
 AGENT_LABEL = "agent-schedules.cronwright.io/agent-id"
 NAME_ANNOTATION = "agent-schedules.cronwright.io/name"
 LABEL_VALUE = r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
@@ -69,34 +69,33 @@ CallbackType = Literal["workflow", "webhook"]
 ClientStatus = Literal["active", "paused"]
 Status = Literal["active", "paused", "completed"]
 TYPE_FIELDS = {"cron": "cron_expression", "once": "next_run", "delayed": "delay_seconds"}
+INVALID = "Invalid schedule data"
 RESULTS = {"Succeeded": "success", "Missed": "missed", "Skipped": "skipped", "Running": "running"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AgentScheduleFields(_Strict):
+class AgentScheduleFields(StrictFields):
     name: str = Field(min_length=1, max_length=256)
     type: ScheduleType
     cron_expression: str | None = Field(default=None, max_length=256, description="5 or 6 fields, UTC")
     next_run: datetime | None = Field(default=None, description="type once: when it runs (RFC 3339)")
-    delay_seconds: int | None = Field(default=None, ge=1, le=366 * 24 * 3600)
+    delay_seconds: int | None = Field(default=None, ge=1, le=models.MAX_DELAY_SECONDS)
     callback_type: CallbackType = "workflow"
     callback_id: str = Field(
-        min_length=1, max_length=2048, description="workflow: a WorkflowTemplate name; webhook: a URL"
+        min_length=1,
+        max_length=validation.MAX_URL_LENGTH,
+        description="workflow: a WorkflowTemplate name; webhook: a URL",
     )
     status: ClientStatus = "active"
 
 
-class AgentScheduleUpdate(_Strict):
+class AgentScheduleUpdate(StrictFields):
     name: str | None = Field(default=None, min_length=1, max_length=256)
     type: ScheduleType | None = None
     cron_expression: str | None = Field(default=None, max_length=256)
     next_run: datetime | None = None
-    delay_seconds: int | None = Field(default=None, ge=1, le=366 * 24 * 3600)
+    delay_seconds: int | None = Field(default=None, ge=1, le=models.MAX_DELAY_SECONDS)
     callback_type: CallbackType | None = None
-    callback_id: str | None = Field(default=None, min_length=1, max_length=2048)
+    callback_id: str | None = Field(default=None, min_length=1, max_length=validation.MAX_URL_LENGTH)
     status: ClientStatus | None = None
 
 
@@ -148,52 +147,47 @@ ERRORS = error_responses(
 )
 
 router = APIRouter(prefix=PREFIX, tags=["agent-schedules: Schedules API"], responses=ERRORS)
+DIALECT = Dialect(NAME, (PREFIX,), router, render_error, ErrorEnvelope)
 AgentId = Annotated[str, Path(pattern=LABEL_VALUE, max_length=63, description="The agent's id")]
 
 # -- translation (pure) ------------------------------------------------------------
 
 
-def check(fields: AgentScheduleFields) -> dict[str, list[str]]:
+def check(fields: AgentScheduleFields) -> Problems:
     """What the field types cannot say: which field each type needs, and content."""
-    details: dict[str, list[str]] = {}
-
-    def bad(field: str, message: str) -> None:
-        details.setdefault(field, []).append(message)
-
+    problems = Problems()
+    problems.add("name", *validation.display_name(fields.name))
     needed = TYPE_FIELDS[fields.type]
     if getattr(fields, needed) is None:
-        bad(needed, f"Required for type {fields.type}")
+        problems.add(needed, f"Required for type {fields.type}")
     for other_type, field in TYPE_FIELDS.items():
         if other_type != fields.type and getattr(fields, field) is not None:
-            bad(field, f"Only used with type {other_type}")
+            problems.add(field, f"Only used with type {other_type}")
     if fields.type == "cron" and fields.cron_expression is not None:
-        try:
-            schedule_math.validate(models.Schedule(cron=fields.cron_expression))
-        except schedule_math.ScheduleError as error:
-            bad("cron_expression", error.message)
-        except ValidationError:
-            bad("cron_expression", "Must not be empty")
+        cron = {"cron": fields.cron_expression}
+        problems.merge(validation.schedule(cron, {}, other="cron_expression"))
     if fields.callback_type == "workflow" and not TEMPLATE_NAME.match(fields.callback_id):
-        bad("callback_id", "Must be a workflow template name (lowercase letters, digits, '-' and '.')")
-    if fields.callback_type == "webhook" and not is_http_url(fields.callback_id):
-        bad("callback_id", "Must be an absolute http:// or https:// URL for callback_type webhook")
-    return details
+        problems.add(
+            "callback_id", "Must be a workflow template name (lowercase letters, digits, '-' and '.')"
+        )
+    if fields.callback_type == "webhook":
+        problems.add("callback_id", *validation.url(fields.callback_id))
+    return problems
 
 
-def check_time(
-    fields: AgentScheduleFields, now: datetime, before: datetime | None = None
-) -> dict[str, list[str]]:
+def check_time(fields: AgentScheduleFields, now: datetime, before: datetime | None = None) -> Problems:
     """A once schedule must name a time still ahead: the operator never fires an `at` that
     has passed, so such a schedule would complete with no run at all. The time a schedule
     already has may be sent back unchanged (a PUT renaming a completed one-shot)."""
+    problems = Problems()
     if fields.type != "once" or fields.next_run is None:
-        return {}
+        return problems
     at = _aware(fields.next_run)
-    if at > now or (before is not None and at == before):
-        return {}
-    return {
-        "next_run": [f"Must be in the future (now is {utc_text(now)}): a time that has passed never runs"]
-    }
+    if at <= now and (before is None or at != before):
+        problems.add(
+            "next_run", f"Must be in the future (now is {utc_text(now)}): a time that has passed never runs"
+        )
+    return problems
 
 
 def spec_of(fields: AgentScheduleFields, agent_id: str, schedule_id: str) -> dict[str, Any]:
@@ -357,16 +351,14 @@ async def list_schedules(
 async def create(
     request: Request, agent_id: AgentId, fields: AgentScheduleFields, key: ApiKey = WRITE
 ) -> dict[str, Any]:
-    details = check(fields) | check_time(fields, utc_now())
-    if details:
-        raise invalid(details, "Invalid schedule data")
+    check(fields).merge(check_time(fields, utc_now())).refuse(INVALID)
     name = f"schedule-{secrets.token_hex(6)}"
     body = {
         "apiVersion": models.API_VERSION,
         "kind": models.KIND,
         "metadata": {
             "name": name,
-            "labels": {DIALECT_LABEL: DIALECT, AGENT_LABEL: agent_id},
+            "labels": {DIALECT_LABEL: NAME, AGENT_LABEL: agent_id},
             "annotations": {NAME_ANNOTATION: fields.name},
         },
         "spec": spec_of(fields, agent_id, name),
@@ -391,17 +383,10 @@ async def update_schedule(
 ) -> dict[str, Any]:
     obj = _schedule(request, key, agent_id, schedule_id)
     changes = update.model_dump(exclude_unset=True)
-    nulls = [k for k, v in changes.items() if v is None and k not in TYPE_FIELDS.values()]
-    if nulls:
-        raise invalid({k: ["Cannot be null"] for k in nulls}, "Invalid schedule data")
+    validation.nulls(changes, nullable=TYPE_FIELDS.values()).refuse(INVALID)
     current = fields_of(obj)
-    try:
-        fields = AgentScheduleFields.model_validate(merged(current, changes))
-    except ValidationError as error:
-        raise invalid(field_errors(list(error.errors())), "Invalid schedule data") from error
-    details = check(fields) | check_time(fields, utc_now(), current.next_run)
-    if details:
-        raise invalid(details, "Invalid schedule data")
+    fields = validation.parsed(AgentScheduleFields, merged(current, changes), INVALID)
+    check(fields).merge(check_time(fields, utc_now(), current.next_run)).refuse(INVALID)
     stamp = utc_text(utc_now())
 
     retarget = "callback_type" in changes or "callback_id" in changes

@@ -31,18 +31,19 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import READ, WRITE, Facade, facade
 from cronwright.api.dialects import asta_jobs as jobs
+from cronwright.api.dialects import validation
 from cronwright.api.dialects.asta_registry import NameTaken, Registries, RegistryBusy
+from cronwright.api.dialects.contract import Dialect
 from cronwright.api.dialects.resource_views import utc_now, utc_text
-from cronwright.api.errors import ApiProblem, error_responses, field_errors, invalid, one_line
+from cronwright.api.errors import ApiProblem, error_responses, one_line
 from cronwright.core.kube import AlreadyExists, ApiError, NotFound, refs
 
 PREFIX = "/api/cron"
-PREFIXES = (PREFIX,)
 #: A kubectl-made `asta-N` may already hold the id the counter hands out: take the next one.
 ID_ATTEMPTS = 20
 
@@ -118,6 +119,7 @@ ERRORS = error_responses(
 )
 
 router = APIRouter(prefix=PREFIX, tags=["asta: Cron API"], responses=ERRORS)
+DIALECT = Dialect(jobs.NAME, (PREFIX,), router, render_error, AstaError)
 
 
 # -- helpers (thin I/O) --------------------------------------------------------------------
@@ -181,9 +183,7 @@ async def list_jobs(request: Request, key: ApiKey = READ) -> dict[str, Any]:
 @router.post("", response_model=AstaCreated, summary="Create a cron job")
 async def create(request: Request, fields: jobs.AstaJobFields, key: ApiKey = WRITE) -> dict[str, Any]:
     state = facade(request)
-    details = jobs.check(fields, state.config, channel_needed=True)
-    if details:
-        raise invalid(details)
+    jobs.check(fields, state.config, channel_needed=True).refuse()
     _taken_in_view(state, key.namespace, fields.name, None)
     registries = Registries(state.store.kube)
     alive = _holder_alive(state, key.namespace)
@@ -223,18 +223,11 @@ async def update_job(
     state = facade(request)
     obj = _job(state, key, job_id)
     given = changes.model_dump(exclude_unset=True)
-    nulls = [k for k, v in given.items() if v is None]
-    if nulls:
-        raise invalid({k: ["Cannot be null"] for k in nulls})
+    validation.nulls(given).refuse()
     current = jobs.fields_of(obj).model_dump()
-    try:
-        fields = jobs.AstaJobFields.model_validate({**current, **given})
-    except ValidationError as error:
-        raise invalid(field_errors(list(error.errors()))) from error
+    fields = validation.parsed(jobs.AstaJobFields, {**current, **given})
     redeliver = any(given.get(k, current[k]) != current[k] for k in jobs.DELIVERED)
-    details = jobs.check(fields, state.config, channel_needed=redeliver)
-    if details:
-        raise invalid(details)
+    jobs.check(fields, state.config, channel_needed=redeliver).refuse()
     http = jobs.http_of(fields, job_id, key.namespace, state.config) if redeliver else None
     old_name, renamed = current["name"], fields.name != current["name"]
     registries = Registries(state.store.kube)

@@ -13,9 +13,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from cronwright.api.dialects.field_checks import CONTROL
+from cronwright.api.dialects import validation
 from cronwright.api.dialects.resource_views import (
     DIALECT_LABEL,
     UPDATED_ANNOTATION,
@@ -23,11 +23,12 @@ from cronwright.api.dialects.resource_views import (
     replacing,
     utc_text,
 )
+from cronwright.api.dialects.validation import Problems, StrictFields
 from cronwright.core import models
-from cronwright.core import schedule as schedule_math
 from cronwright.core.config import Config
 from cronwright.core.runs import parse_time
 
+NAME = "asta"
 PREFIX = "asta.cronwright.io/"
 ANNOTATED = ("name", "message", "channel", "channel_target", "payload_kind", "tlg_call")
 #: Fields that are part of what a run delivers: changing one rewrites spec.http.
@@ -38,8 +39,8 @@ RESOURCE_NAME = re.compile(r"^asta-([1-9][0-9]{0,17})$")
 _NUL = re.compile(r"\x00")
 
 
-class _Fields(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class _Fields(StrictFields):
+    model_config = ConfigDict(strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -105,33 +106,22 @@ def name_of(obj: dict[str, Any]) -> str:
     return (obj["metadata"].get("annotations") or {}).get(PREFIX + "name", "")
 
 
-def check(fields: AstaJobFields, config: Config, channel_needed: bool) -> dict[str, list[str]]:
+def check(fields: AstaJobFields, config: Config, channel_needed: bool) -> Problems:
     """What the types cannot say: the cron form, the zone, the channel, stray control characters."""
-    details: dict[str, list[str]] = {}
-
-    def bad(field: str, message: str) -> None:
-        details.setdefault(field, []).append(message)
-
-    if not fields.name.strip():
-        bad("name", "Must not be blank")
-    for field in ("name", "channel", "channel_target", "payload_kind", "tz", "cron_expr"):
-        if CONTROL.search(getattr(fields, field)):
-            bad(field, "Must not contain control characters")
+    problems = Problems()
+    problems.add("name", *validation.display_name(fields.name))
+    for field in ("channel", "channel_target", "payload_kind"):
+        problems.add(field, *validation.control_characters(getattr(fields, field)))
     if _NUL.search(fields.message):
-        bad("message", "Must not contain NUL characters")
+        problems.add("message", "Must not contain NUL characters")
     if not five_fields(fields.cron_expr):
-        bad("cron_expr", "Must have exactly 5 fields: minute hour day-of-month month day-of-week")
-    elif "cron_expr" not in details and "tz" not in details:
-        try:
-            schedule_math.validate(models.Schedule(cron=fields.cron_expr, time_zone=fields.tz))
-        except schedule_math.ScheduleError as error:
-            bad("tz" if error.field == "schedule.timeZone" else "cron_expr", error.message)
-        except ValidationError:
-            bad("cron_expr", "Not a valid cron expression")
+        problems.add("cron_expr", "Must have exactly 5 fields: minute hour day-of-month month day-of-week")
+    schedule = {"cron": fields.cron_expr, "time_zone": fields.tz}
+    problems.fill(validation.schedule(schedule, {"cron": "cron_expr", "time_zone": "tz"}, "cron_expr"))
     if channel_needed and fields.channel not in config.channels:
         known = ", ".join(sorted(config.channels)) or "none"
-        bad("channel", f"Unknown channel {fields.channel!r}; configured channels: {known}")
-    return details
+        problems.add("channel", f"Unknown channel {fields.channel!r}; configured channels: {known}")
+    return problems
 
 
 def delivery(fields: AstaJobFields, job_id: int, user_id: str) -> dict[str, Any]:
@@ -176,7 +166,7 @@ def resource(fields: AstaJobFields, job_id: int, user_id: str, config: Config) -
         "kind": models.KIND,
         "metadata": {
             "name": resource_name(job_id),
-            "labels": {DIALECT_LABEL: "asta"},
+            "labels": {DIALECT_LABEL: NAME},
             "annotations": annotations_of(fields),
         },
         "spec": {

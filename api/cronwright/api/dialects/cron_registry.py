@@ -31,10 +31,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import READ, WRITE, facade
+from cronwright.api.dialects import validation
+from cronwright.api.dialects.contract import Dialect
 from cronwright.api.dialects.resource_views import (
     DIALECT_LABEL,
     UPDATED_ANNOTATION,
@@ -45,34 +47,28 @@ from cronwright.api.dialects.resource_views import (
     utc_now,
     utc_text,
 )
-from cronwright.api.error_envelope import ErrorEnvelope
-from cronwright.api.error_envelope import render_error as render_error
-from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, invalid
+from cronwright.api.dialects.validation import Problems, StrictFields
+from cronwright.api.error_envelope import ErrorEnvelope, render_error
+from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses
 from cronwright.core import models
-from cronwright.core import schedule as schedule_math
 from cronwright.core.config import Config
 from cronwright.core.runs import TRIGGER_ANNOTATION, manual_run_id
 
+NAME = "cron-registry"
 PREFIX = "/api/v1/cron/jobs"
-PREFIXES = (PREFIX,)
-DIALECT = "cron-registry"
 NAME_ANNOTATION = "cron-registry.cronwright.io/name"
 HANDLER_ANNOTATION = "cron-registry.cronwright.io/handler"
 TARGETS = ("http", "workflow")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RegistryJobFields(_Strict):
+class RegistryJobFields(StrictFields):
     name: str = Field(min_length=1, max_length=256)
     schedule: str = Field(min_length=1, max_length=256, description="cron expression, UTC")
     handler: str = Field(min_length=1, max_length=253, description="a handler of the settings file")
     enabled: bool = True
 
 
-class RegistryJobUpdate(_Strict):
+class RegistryJobUpdate(StrictFields):
     name: str | None = Field(default=None, min_length=1, max_length=256)
     schedule: str | None = Field(default=None, min_length=1, max_length=256)
     handler: str | None = Field(default=None, min_length=1, max_length=253)
@@ -151,6 +147,7 @@ ERRORS = error_responses(
 )
 
 router = APIRouter(prefix=PREFIX, tags=["cron-registry: cron job registry"], responses=ERRORS)
+DIALECT = Dialect(NAME, (PREFIX,), router, render_error, ErrorEnvelope)
 
 # -- translation (pure) ------------------------------------------------------------
 
@@ -176,21 +173,19 @@ def expressible(obj: dict[str, Any]) -> bool:
     return "cron" in schedule and schedule.get("timeZone", "UTC") == "UTC" and any(t in spec for t in TARGETS)
 
 
-def handler_problems(handler: str, config: Config) -> dict[str, list[str]]:
-    if handler in config.handlers:
-        return {}
-    known = ", ".join(sorted(config.handlers)) or "none are configured"
-    return {"handler": [f"Unknown handler {handler[:64]!r} (known: {known})"]}
+def handler_problems(handler: str, config: Config) -> Problems:
+    problems = Problems()
+    if handler not in config.handlers:
+        known = ", ".join(sorted(config.handlers)) or "none are configured"
+        problems.add("handler", f"Unknown handler {handler[:64]!r} (known: {known})")
+    return problems
 
 
-def schedule_problems(cron: str) -> dict[str, list[str]]:
-    try:
-        schedule_math.validate(models.Schedule(cron=cron))
-    except schedule_math.ScheduleError as error:
-        return {"schedule": [error.message]}
-    except ValidationError:
-        return {"schedule": ["Must be a cron expression"]}
-    return {}
+def problems_of(wanted: dict[str, Any]) -> Problems:
+    """What the field types cannot say about a job's name and schedule (read in UTC)."""
+    problems = Problems()
+    problems.add("name", *validation.display_name(wanted["name"]))
+    return problems.merge(validation.schedule({"cron": wanted["schedule"]}, {}, other="schedule"))
 
 
 def spec_of(fields: RegistryJobFields, config: Config) -> dict[str, Any]:
@@ -271,15 +266,13 @@ async def list_jobs(
 @router.post("", status_code=201, response_model=RegistryJobCreated, summary="Register a cron job")
 async def create(request: Request, fields: RegistryJobFields, key: ApiKey = WRITE) -> dict[str, Any]:
     config = facade(request).config
-    details = {**handler_problems(fields.handler, config), **schedule_problems(fields.schedule)}
-    if details:
-        raise invalid(details)
+    problems_of(fields.model_dump()).merge(handler_problems(fields.handler, config)).refuse()
     body = {
         "apiVersion": models.API_VERSION,
         "kind": models.KIND,
         "metadata": {
             "name": resource_name(fields.name),
-            "labels": {DIALECT_LABEL: DIALECT},
+            "labels": {DIALECT_LABEL: NAME},
             "annotations": {NAME_ANNOTATION: fields.name, HANDLER_ANNOTATION: fields.handler},
         },
         "spec": spec_of(fields, config),
@@ -306,17 +299,14 @@ async def update_job(
     obj = _job(request, key, job_id)
     config = facade(request).config
     changes = update.model_dump(exclude_unset=True)
-    nulls = [k for k, v in changes.items() if v is None]
-    if nulls:
-        raise invalid({k: ["Cannot be null"] for k in nulls})
+    validation.nulls(changes).refuse()
     wanted = {**fields_of(obj), **changes}
+    problems = problems_of(wanted)
     # The target is only re-expanded when a handler is named: a job made with kubectl, or one
     # whose handler was since removed from the settings, keeps its target as it is.
-    details = schedule_problems(wanted["schedule"])
     if "handler" in changes:
-        details |= handler_problems(changes["handler"], config)
-    if details:
-        raise invalid(details)
+        problems.merge(handler_problems(changes["handler"], config))
+    problems.refuse()
     stamp = utc_text(utc_now())
 
     def change(fresh: dict[str, Any]) -> dict[str, Any]:

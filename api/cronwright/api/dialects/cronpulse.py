@@ -44,59 +44,55 @@ Choices where the document is silent (docs/dialect-cronpulse.md has the full lis
 
 from __future__ import annotations
 
-import json
-import re
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from cronwright.api import header_secrets
 from cronwright.api.apikeys import ApiKey
 from cronwright.api.auth import X_API_KEY, Facade, facade, require
-from cronwright.api.dialects.field_checks import CONTROL, is_http_url
+from cronwright.api.dialects import validation
+from cronwright.api.dialects.contract import Dialect
 from cronwright.api.dialects.resource_views import DIALECT_LABEL, merge_value, next_fire, utc_now
-from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, field_errors, invalid, one_line
+from cronwright.api.dialects.validation import Problems, StrictFields
+from cronwright.api.errors import KEY_ERRORS, ApiProblem, error_responses, invalid, one_line
 from cronwright.api.projects import Projects
 from cronwright.core import models
-from cronwright.core import schedule as schedule_math
 
+NAME = "cronpulse"
 PROJECTS = "/api/v1/projects"
 JOBS = "/api/v1/jobs"
-PREFIXES = (PROJECTS, JOBS)
 NAME_ANNOTATION = "cronpulse.cronwright.io/name"
 TOLERANCE_ANNOTATION = "cronpulse.cronwright.io/heartbeat-tolerance"
 DEFAULT_TOLERANCE_MINUTES = 5
 MAX_TOLERANCE_MINUTES = models.MAX_HEARTBEAT_TOLERANCE_SECONDS // 60
-MAX_BODY_BYTES = 64 * 1024
-MAX_HEADERS = 64
-MAX_HEADER_BYTES = 8 * 1024
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 LastStatus = Literal["success", "failed", "running", "down"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CronpulseProjectFields(_Strict):
+class CronpulseProjectFields(StrictFields):
     name: str = Field(min_length=1, max_length=256)
-    url: str | None = Field(default=None, max_length=2048, description="The project's home page")
+    url: str | None = Field(
+        default=None, max_length=validation.MAX_URL_LENGTH, description="The project's home page"
+    )
 
 
-class CronpulseProjectPatch(_Strict):
+class CronpulseProjectPatch(StrictFields):
     name: str | None = Field(default=None, min_length=1, max_length=256)
-    url: str | None = Field(default=None, max_length=2048)
+    url: str | None = Field(default=None, max_length=validation.MAX_URL_LENGTH)
 
 
-class CronpulseJobFields(_Strict):
+class CronpulseJobFields(StrictFields):
     name: str = Field(min_length=1, max_length=256)
     projectId: str = Field(min_length=1, max_length=253)
-    url: str = Field(max_length=2048, description="URL called at every run (http or https)")
+    url: str = Field(
+        max_length=validation.MAX_URL_LENGTH, description="URL called at every run (http or https)"
+    )
     method: Method
     schedule: str = Field(min_length=1, max_length=256, description="cron expression (UTC)")
     heartbeat: bool = False
@@ -109,10 +105,10 @@ class CronpulseJobFields(_Strict):
     body: Any = None
 
 
-class CronpulseJobPatch(_Strict):
+class CronpulseJobPatch(StrictFields):
     name: str | None = Field(default=None, min_length=1, max_length=256)
     projectId: str | None = Field(default=None, min_length=1, max_length=253)
-    url: str | None = Field(default=None, max_length=2048)
+    url: str | None = Field(default=None, max_length=validation.MAX_URL_LENGTH)
     method: Method | None = None
     schedule: str | None = Field(default=None, min_length=1, max_length=256)
     heartbeat: bool | None = None
@@ -181,6 +177,7 @@ ERRORS = error_responses(
 )
 
 router = APIRouter(tags=["cronpulse: projects and jobs"], responses=ERRORS)
+DIALECT = Dialect(NAME, (PROJECTS, JOBS), router, render_error, CronpulseError)
 
 
 def _permission(scope: str) -> Any:
@@ -233,41 +230,25 @@ def expressible(obj: dict[str, Any]) -> bool:
     return "http" in spec and "cron" in (spec.get("schedule") or {}) and project_of(obj) is not None
 
 
-def check(fields: CronpulseJobFields, time_zone: str = "UTC") -> dict[str, list[str]]:
+def check(fields: CronpulseJobFields, time_zone: str = "UTC") -> Problems:
     """What the field types cannot say."""
-    details: dict[str, list[str]] = {}
-
-    def bad(field: str, message: str) -> None:
-        details.setdefault(field, []).append(message)
-
-    if not is_http_url(fields.url):
-        bad("url", "Must be an absolute http:// or https:// URL")
-    try:
-        schedule_math.validate(models.Schedule(cron=fields.schedule, time_zone=time_zone))
-    except schedule_math.ScheduleError as error:
-        bad("schedule", error.message)
-    except ValidationError as error:
-        for messages in field_errors(list(error.errors())).values():
-            details.setdefault("schedule", []).extend(messages)
-    if fields.body is not None and len(json.dumps(fields.body)) > MAX_BODY_BYTES:
-        bad("body", f"Too large: at most {MAX_BODY_BYTES // 1024} KiB of JSON")
-    if len(fields.headers) > MAX_HEADERS:
-        bad("headers", f"At most {MAX_HEADERS} headers")
-    for name, value in fields.headers.items():
-        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or CONTROL.search(value):
-            bad("headers", f"Invalid header {name[:64]!r}")
-        elif len(name) + len(value) > MAX_HEADER_BYTES:
-            bad("headers", f"Header {name[:64]!r} is too long (at most {MAX_HEADER_BYTES} bytes)")
-    return details
+    problems = Problems()
+    problems.add("name", *validation.display_name(fields.name))
+    problems.add("url", *validation.url(fields.url))
+    schedule = {"cron": fields.schedule, "time_zone": time_zone}
+    problems.merge(validation.schedule(schedule, {"cron": "schedule"}, other="schedule"))
+    problems.add("body", *validation.body(fields.body))
+    problems.add("headers", *validation.headers(fields.headers))
+    return problems
 
 
-def check_project(name: str | None, url: str | None) -> dict[str, list[str]]:
-    details: dict[str, list[str]] = {}
-    if name is not None and not name.strip():
-        details["name"] = ["Must not be blank"]
-    if url is not None and not is_http_url(url):
-        details["url"] = ["Must be an absolute http:// or https:// URL"]
-    return details
+def check_project(name: str | None, url: str | None) -> Problems:
+    problems = Problems()
+    if name is not None:
+        problems.add("name", *validation.display_name(name))
+    if url is not None:
+        problems.add("url", *validation.url(url))
+    return problems
 
 
 def spec_of(
@@ -430,16 +411,14 @@ async def list_projects(request: Request, key: ApiKey = READ_PROJECTS) -> list[d
 async def create_project(
     request: Request, fields: CronpulseProjectFields, key: ApiKey = WRITE_PROJECTS
 ) -> dict[str, Any]:
-    details = check_project(fields.name, fields.url)
-    if details:
-        raise invalid(details)
+    check_project(fields.name, fields.url).refuse()
     spec: dict[str, Any] = {"displayName": fields.name}
     if fields.url is not None:
         spec["url"] = fields.url
     body = {
         "apiVersion": models.API_VERSION,
         "kind": models.PROJECT_KIND,
-        "metadata": {"name": _new_name(), "labels": {DIALECT_LABEL: "cronpulse"}},
+        "metadata": {"name": _new_name(), "labels": {DIALECT_LABEL: NAME}},
         "spec": spec,
     }
     return project_view(await _projects(request).create(key.namespace, body), [])
@@ -455,11 +434,8 @@ async def update_project(
     request: Request, project_id: str, patch: CronpulseProjectPatch, key: ApiKey = WRITE_PROJECTS
 ) -> dict[str, Any]:
     changes = patch.model_dump(exclude_unset=True)
-    if "name" in changes and changes["name"] is None:
-        raise invalid({"name": ["Cannot be null"]})
-    details = check_project(changes.get("name"), changes.get("url"))
-    if details:
-        raise invalid(details)
+    validation.nulls(changes, nullable=("url",)).refuse()
+    check_project(changes.get("name"), changes.get("url")).refuse()
     spec: dict[str, Any] = {}
     if "name" in changes:
         spec["displayName"] = changes["name"]
@@ -517,9 +493,7 @@ async def list_jobs(
 async def create_job(
     request: Request, fields: CronpulseJobFields, key: ApiKey = WRITE_JOBS
 ) -> dict[str, Any]:
-    details = check(fields)
-    if details:
-        raise invalid(details)
+    check(fields).refuse()
     state = facade(request)
     project = await _project_for_job(request, key, fields.projectId)
     name = _new_name()
@@ -529,7 +503,7 @@ async def create_job(
         "kind": models.KIND,
         "metadata": {
             "name": name,
-            "labels": {DIALECT_LABEL: "cronpulse"},
+            "labels": {DIALECT_LABEL: NAME},
             "annotations": {k: v for k, v in annotations_of(fields).items() if v is not None},
             "ownerReferences": [owner_reference(project)],
         },
@@ -556,7 +530,8 @@ async def get_job(request: Request, job_id: str, key: ApiKey = READ_JOBS) -> dic
     return job_view(obj, await _headers(facade(request), key, obj), utc_now())
 
 
-_NOT_NULL = ("name", "projectId", "url", "method", "schedule", "heartbeat", "heartbeatTolerance", "timeout")
+#: What a PUT may set to null: null removes the body, and an expected status code (any 2xx).
+NULLABLE = ("body", "expectedStatusCode")
 
 
 @router.put(f"{JOBS}/{{job_id}}", response_model=CronpulseJob, summary="Update a job")
@@ -566,18 +541,11 @@ async def update_job(
     state = facade(request)
     obj = _job(request, key, job_id)
     changes = patch.model_dump(exclude_unset=True)
-    nulls = [k for k in (*_NOT_NULL, "headers") if k in changes and changes[k] is None]
-    if nulls:
-        raise invalid({k: ["Cannot be null"] for k in nulls})
+    validation.nulls(changes, nullable=NULLABLE).refuse()
     before = await state.headers.read(key.namespace, obj)
     current = fields_of(obj, header_secrets.shown(before, reveal=True)).model_dump()
-    try:
-        fields = CronpulseJobFields.model_validate({**current, **changes})
-    except ValidationError as error:
-        raise invalid(field_errors(list(error.errors()))) from error
-    details = check(fields, obj["spec"]["schedule"].get("timeZone", "UTC"))
-    if details:
-        raise invalid(details)
+    fields = validation.parsed(CronpulseJobFields, {**current, **changes})
+    check(fields, obj["spec"]["schedule"].get("timeZone", "UTC")).refuse()
     project = None
     if "projectId" in changes and changes["projectId"] != project_of(obj):
         project = await _project_for_job(request, key, changes["projectId"])

@@ -163,7 +163,8 @@ def _containerd_ldflags(version: str) -> str:
     return f"-s -w -X {package}.Version={version} -X {package}.Package={CONTAINERD_MODULE}"
 
 
-def _go() -> str:
+def go_command() -> str:
+    """The Go toolchain's `go`: on PATH or where Debian and the official tarball put it."""
     go = shutil.which("go") or next(
         (p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if Path(p).exists()), None
     )
@@ -176,7 +177,7 @@ def _build(package: str, output: Path, ldflags: str, label: str, module: Path = 
     """go build with -v, turning its package list into a progress line."""
     env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
     tmp = output.with_suffix(".partial")
-    command = [_go(), "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", str(tmp), package]
+    command = [go_command(), "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", str(tmp), package]
     print(f"[cronwright] building {label} (first run on this machine only) ...", file=sys.stderr, flush=True)
     started = dt.datetime.now()
     with subprocess.Popen(

@@ -43,8 +43,8 @@ from cronwright.core.controlplane import debian
 from cronwright.core.controlplane.binaries import (
     GO_MODULE,
     KUBERNETES_MODULE,
-    _go,
     cache_dir,
+    go_command,
     pinned_versions,
 )
 from cronwright.core.controlplane.buildah import Buildah, BuildahError
@@ -202,7 +202,7 @@ def pause_source() -> Path:
     """build/pause/linux/pause.c of the pinned k8s.io/kubernetes module, downloaded into the
     Go module cache first if it is not there yet."""
     version = pinned_versions().kubernetes
-    go = _go()
+    go = go_command()
     modcache = Path(_run([go, "env", "GOMODCACHE"], "finding the Go module cache").strip())
     source = modcache / f"{KUBERNETES_MODULE}@{version}" / "build" / "pause" / "linux" / "pause.c"
     if not source.exists():

@@ -19,6 +19,7 @@ closed port on 127.0.0.1. docs/real-cluster.md has the whole story.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -35,7 +36,13 @@ import yaml
 
 from cronwright.core.controlplane import debian, node_boot, node_host
 from cronwright.core.controlplane import node_config as config
-from cronwright.core.controlplane.binaries import ensure_binaries, ensure_helm, ensure_node_binaries
+from cronwright.core.controlplane.binaries import (
+    Binaries,
+    NodeBinaries,
+    ensure_binaries,
+    ensure_helm,
+    ensure_node_binaries,
+)
 from cronwright.core.controlplane.images import Image
 from cronwright.core.controlplane.netns import Netns, Relay
 from cronwright.core.controlplane.node_boot import NodeError
@@ -85,8 +92,6 @@ class Node:
         self.timeout = timeout
         self.node_name, self.node_ip = config.NODE_NAME, config.NODE_IP
         self.server = config.apiserver_url()
-        self.binaries = ensure_binaries()
-        self.node_binaries = ensure_node_binaries()
         self.timings: dict[str, float] = {}
         self.instance: node_host.Instance | None = None
         self.netns: Netns | None = None
@@ -196,6 +201,16 @@ class Node:
             self.timings[f"import {image.ref}"] = time.monotonic() - started
 
     # -- bring-up ------------------------------------------------------------------------
+
+    @functools.cached_property
+    def binaries(self) -> Binaries:
+        """Built (or found cached) on first use, after preflight: a node that cannot run
+        here fails at once instead of after minutes of `go build`."""
+        return ensure_binaries()
+
+    @functools.cached_property
+    def node_binaries(self) -> NodeBinaries:
+        return ensure_node_binaries()
 
     def start(self) -> Node:
         started = time.monotonic()

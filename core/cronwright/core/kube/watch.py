@@ -53,15 +53,16 @@ def resource_version(obj: dict[str, Any]) -> int:
 
 
 class ListWatch:
-    """Feeds `on_list` (every item of a full list: the whole truth) and `on_event` (type and
-    object of each watch event, bookmarks included) for one collection, forever."""
+    """Feeds `on_list` (every item of a full list: the whole truth) and `on_event` (each watch
+    event, bookmarks included; ERROR events are raised by `Kube.watch`) for one collection,
+    forever."""
 
     def __init__(
         self,
         kube: Kube,
         ref: Ref,
         on_list: Callable[[list[dict[str, Any]]], None],
-        on_event: Callable[[str, dict[str, Any]], None],
+        on_event: Callable[[dict[str, Any]], None],
         pause: float = 1.0,
     ) -> None:
         self.kube = kube
@@ -93,7 +94,7 @@ class ListWatch:
                         self.resource_version = obj.get("metadata", {}).get(
                             "resourceVersion", self.resource_version
                         )
-                        self.on_event(str(event.get("type")), obj)
+                        self.on_event(event)
             except Expired:
                 expired = True
             except (ApiError, ValueError) as error:

@@ -24,7 +24,7 @@ def _crd(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from cronwright.core import dev
+    from cronwright.cli import dev
 
     return dev.run(
         dev.Options(state_dir=args.state_dir, namespace=args.namespace, config=args.config, reset=args.reset)
@@ -32,7 +32,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _dev_cluster(args: argparse.Namespace) -> int:
-    from cronwright.core import dev_cluster
+    from cronwright.cli import dev_cluster
 
     return dev_cluster.run(state_dir=args.state_dir, namespace=args.namespace)
 
@@ -47,7 +47,7 @@ def _operator(args: argparse.Namespace) -> int:
         sys.stderr.write(f"cronwright operator: {error}\n")
         return 2
     try:
-        webhook = _webhook_options(args)
+        webhook = webhook_options(args)
     except ValueError as error:
         sys.stderr.write(f"cronwright operator: {error}\n")
         return 2
@@ -70,7 +70,9 @@ def _operator(args: argparse.Namespace) -> int:
     return operator_main.main(options)
 
 
-def _webhook_options(args: argparse.Namespace) -> WebhookOptions:
+def webhook_options(args: argparse.Namespace) -> WebhookOptions:
+    """The operator's --webhook-* flags as the webhook's options (a ValueError names the bad
+    flag); public because the admission tests check this translation without a cluster."""
     from pathlib import Path
 
     from cronwright.operator.admission import WebhookOptions

@@ -22,10 +22,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cronwright.cli.devecho import ECHO_ADDRESS, start_echo
+from cronwright.cli.devstate import DevState, StateBusy, source_hint
 from cronwright.core.controlplane.binaries import ensure_helm
 from cronwright.core.controlplane.cluster import ControlPlane, ControlPlaneError, port_or_free
-from cronwright.core.devecho import ECHO_ADDRESS, start_echo
-from cronwright.core.devstate import DevState, StateBusy, source_hint
 from cronwright.core.processes import start_component, stop_components
 
 #: The settings file `cronwright dev` uses unless given one: named targets for the

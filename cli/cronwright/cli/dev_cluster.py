@@ -23,12 +23,12 @@ from pathlib import Path
 
 import httpx
 
+from cronwright.cli.devecho import ECHO_ADDRESS, start_echo
+from cronwright.cli.devstate import env_script, write_private
 from cronwright.core.controlplane import images
 from cronwright.core.controlplane.binaries import REPO_ROOT, ensure_helm
 from cronwright.core.controlplane.netns import Relay
 from cronwright.core.controlplane.node import Node
-from cronwright.core.devecho import ECHO_ADDRESS, start_echo
-from cronwright.core.devstate import env_script, write_private
 from cronwright.core.kube import run_with_kube
 
 RELEASE = "cronwright"
