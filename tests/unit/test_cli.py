@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from cronwright.cli.main import parser
+from cronwright.cli.main import main, parser
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("0", 0.0), ("5", 5.0), ("0.25", 0.25)])
@@ -24,3 +26,18 @@ def test_apikey_create_creates_a_namespace_only_when_asked() -> None:
     common = ["apikey", "create", "--namespace", "team-a"]
     assert parser().parse_args(common).create_namespace is False
     assert parser().parse_args([*common, "--create-namespace"]).create_namespace is True
+
+
+def test_an_unreachable_api_server_is_one_line_naming_it(tmp_path: Path) -> None:
+    """A kubeconfig pointing at a closed loopback port: one line saying the server cannot
+    be reached (not "refused: 0", not a traceback)."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
+    )
+    with pytest.raises(SystemExit) as exited:
+        main(["apikey", "list", "--kubeconfig", str(kubeconfig)])
+    assert str(exited.value.code).startswith("cronwright: cannot reach the API server: ")

@@ -171,10 +171,12 @@ def _image_build(args: argparse.Namespace) -> int:
 
 def _with_kube(kubeconfig: str | None, call: Callable[[Kube], Awaitable[T]]) -> T:
     """One API call for a CLI command; refusals become a one-line error, not a traceback."""
-    from cronwright.core.kube import ApiError, run_with_kube
+    from cronwright.core.kube import ApiError, Unreachable, run_with_kube
 
     try:
         return run_with_kube(kubeconfig, call)
+    except Unreachable as error:
+        raise SystemExit(f"cronwright: cannot reach the API server: {error.message}") from None
     except ApiError as error:
         raise SystemExit(f"cronwright: the API server refused: {error}") from None
     except ValueError as error:
