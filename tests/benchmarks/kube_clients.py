@@ -29,6 +29,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -59,6 +60,19 @@ class Client(Protocol):
         """Watch from `since` until `modified` MODIFIED events arrived."""
 
     async def close(self) -> None: ...
+
+
+async def until_modified(events: AsyncGenerator[tuple[str, Any]], modified: int) -> None:
+    """Consume a library's (type, object) watch stream until `modified` MODIFIED events, then close it."""
+    try:
+        async for kind, _ in events:
+            if kind == "MODIFIED":
+                modified -= 1
+                if not modified:
+                    return
+    finally:
+        await events.aclose()
+    raise RuntimeError(f"the watch ended {modified} events short")
 
 
 class Current:
@@ -124,13 +138,9 @@ class Lightkube:
         return items, listing.resourceVersion
 
     async def watch(self, since: str, modified: int) -> None:
-        events = self.client.watch(self.resource, namespace="*", resource_version=since)
-        async for kind, _ in events:
-            if kind == "MODIFIED":
-                modified -= 1
-                if not modified:
-                    break
-        await events.aclose()
+        await until_modified(
+            self.client.watch(self.resource, namespace="*", resource_version=since), modified
+        )
 
     async def close(self) -> None:
         await self.client.close()
@@ -172,13 +182,7 @@ class Kr8s:
     async def watch(self, since: str, modified: int) -> None:
         import kr8s
 
-        events = self.api.watch(self.resource, namespace=kr8s.ALL, since=since)
-        async for kind, _ in events:
-            if kind == "MODIFIED":
-                modified -= 1
-                if not modified:
-                    break
-        await events.aclose()
+        await until_modified(self.api.watch(self.resource, namespace=kr8s.ALL, since=since), modified)
 
     async def close(self) -> None:
         """kr8s has no public close (its Api objects are cached per event loop); the process ends."""
