@@ -48,17 +48,17 @@ def job(i: int) -> dict:
     }
 
 
-async def store_jobs(kubeconfig: Path, count: int) -> None:
+async def store_jobs(kubeconfig: Path, count: int, namespace: str = NAMESPACE) -> None:
     kube = Kube(load_credentials(str(kubeconfig)))
     try:
         await kube.create(
-            "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+            "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
         )
         gate = asyncio.Semaphore(32)
 
         async def one(i: int) -> None:
             async with gate:
-                await kube.create(refs.cronjobspec(NAMESPACE), job(i))
+                await kube.create(refs.cronjobspec(namespace), job(i))
 
         await asyncio.gather(*(one(i) for i in range(count)))
     finally:
