@@ -87,7 +87,9 @@ class Current:
 
     async def write(self, obj: Item, status: dict[str, Any]) -> None:
         meta = obj["metadata"]
-        body = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": status}
+        body: dict[str, Any] = {"status": status}
+        if meta["resourceVersion"]:  # None: unconditional (`modify`)
+            body["metadata"] = {"resourceVersion": meta["resourceVersion"]}
         await self.kube.merge_patch(refs.cronjobspec(meta["namespace"], meta["name"]).status, body)
 
     async def list_all(self) -> tuple[list[Item], str]:
