@@ -20,6 +20,7 @@ from cronwright.operator.planning import (
     parse_spec,
     plan,
     record_patch,
+    rival_claimer,
     spec_problems,
     sync_patch,
 )
@@ -304,3 +305,22 @@ def test_a_manual_run_id_is_known_from_the_trigger_value_alone() -> None:
         manual_run_id("v", "a"),
         run_id("u", T0, "a"),
     }
+
+
+@pytest.mark.parametrize(
+    ("claim", "rival"),
+    [
+        (None, None),
+        ({"holder": "me", "at": 0}, None),  # our own claim: no Lease to read
+        ({"holder": "other", "at": 0}, "other"),
+        ({"holder": "other", "at": 1}, None),  # a claim of another time is judged by time
+        ({"holder": "", "at": 0}, None),
+    ],
+)
+def test_rival_claimer(claim: dict | None, rival: str | None) -> None:
+    due = T0 + timedelta(seconds=5)
+    status: dict = {}
+    if claim is not None:
+        at = due + timedelta(seconds=claim["at"])
+        status["claim"] = {"holder": claim["holder"], "scheduledTime": rfc3339(at), "runId": "x"}
+    assert rival_claimer(status, due, "me") == rival

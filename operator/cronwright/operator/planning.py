@@ -239,6 +239,15 @@ def judge_claim(
     return ClaimVerdict.MINE if scheduled > now + CLAIM_MARGIN else ClaimVerdict.DONE
 
 
+def rival_claimer(status: dict[str, Any], scheduled: datetime, holder: str) -> str | None:
+    """Another instance that claimed exactly `scheduled`: its Lease decides `judge_claim`."""
+    claim = status.get("claim") or {}
+    other = claim.get("holder")
+    if not other or other == holder or parse_time(claim.get("scheduledTime")) != scheduled:
+        return None
+    return str(other)
+
+
 def claim_patch(scheduled: datetime, rid: str, holder: str) -> dict[str, Any]:
     return {"claim": {"scheduledTime": rfc3339(scheduled), "runId": rid, "holder": holder}}
 

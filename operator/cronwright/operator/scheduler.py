@@ -461,7 +461,7 @@ class Scheduler:
         missed_from: datetime | None = None,
     ) -> None:
         try:
-            verdict = await self._claim(entry, due)
+            verdict = await self.claim(entry, due)
         except ApiError as error:
             # Never let a resource fall off the schedule: try this claim again shortly.
             log.warning("claim of %s/%s for %s failed: %s; retrying", *entry.key, due, error)
@@ -481,30 +481,41 @@ class Scheduler:
         else:
             self._start_run(entry, due, trigger, missed=missed, missed_from=missed_from)
 
-    async def _claim(self, entry: Entry, due: datetime) -> str:
+    async def claim(self, entry: Entry, due: datetime) -> str:
+        """Claim `due` under the resourceVersion precondition.
+
+        Whether another instance's claim of `due` may be taken over depends on its Lease,
+        which is read for the claim found in the status being judged: the cached copy can
+        be older than the one a Conflict makes us read, and judging a live rival's claim
+        with the liveness of an earlier copy's holder fired runs twice across a rollout."""
         if entry.claimed_due == due:
             return ClaimVerdict.MINE  # claimed together with the previous run's result
         holder = self.settings.instance
         rid = runs.run_id(entry.uid, due)
-        claim = entry.status.get("claim") or {}
-        other = claim.get("holder")
-        alive = False
-        if other and other != holder and claim.get("scheduledTime") == runs.rfc3339(due):
-            alive = await self.lease.is_alive(other)
-        verdict = ClaimVerdict.DONE
+        alive: dict[str, bool] = {}
+        while True:
+            verdict = ClaimVerdict.DONE
+            unknown: str | None = None
 
-        def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
-            nonlocal verdict
-            verdict = planning.judge_claim(obj.get("status") or {}, due, holder, utcnow(), alive)
-            if verdict != ClaimVerdict.MINE:
-                return None
-            return {**planning.claim_patch(due, rid, holder), "nextRunTime": runs.rfc3339(due)}
+            def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
+                nonlocal verdict, unknown
+                status = obj.get("status") or {}
+                rival = planning.rival_claimer(status, due, holder)
+                if rival is not None and rival not in alive:
+                    unknown = rival
+                    return None
+                verdict = planning.judge_claim(status, due, holder, utcnow(), alive.get(rival or "", False))
+                if verdict != ClaimVerdict.MINE:
+                    return None
+                return {**planning.claim_patch(due, rid, holder), "nextRunTime": runs.rfc3339(due)}
 
-        try:
-            await self._write(entry, compute, "claim")
-        except Gone:
-            return ClaimVerdict.DONE
-        return verdict
+            try:
+                await self._write(entry, compute, "claim")
+            except Gone:
+                return ClaimVerdict.DONE
+            if unknown is None:
+                return verdict
+            alive[unknown] = await self.lease.is_alive(unknown)
 
     def _fire(self, entry: Entry, due: datetime, token: int) -> None:
         spec = entry.spec
