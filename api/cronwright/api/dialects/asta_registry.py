@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cronwright.core.kube import Conflict, Kube, NotFound
+from cronwright.core.kube import Conflict, Kube, NotFound, refs
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +131,9 @@ class Registries:
     def __init__(self, kube: Kube) -> None:
         self._kube = kube
 
-    def _path(self, namespace: str, name: str | None = None) -> str:
-        base = f"/api/v1/namespaces/{namespace}/configmaps"
-        return f"{base}/{name}" if name else base
-
     async def _read(self, namespace: str) -> Registry:
         try:
-            return decode(await self._kube.get(self._path(namespace, REGISTRY_NAME)))
+            return decode(await self._kube.get(refs.configmap(namespace, REGISTRY_NAME)))
         except NotFound:
             return Registry()
 
@@ -153,10 +149,10 @@ class Registries:
             "data": encode(registry),
         }
         if registry.resource_version is None:
-            await self._kube.create(self._path(namespace), body)
+            await self._kube.create(refs.configmap(namespace), body)
         else:
             body["metadata"]["resourceVersion"] = registry.resource_version
-            await self._kube.request("PUT", self._path(namespace, REGISTRY_NAME), body=body)
+            await self._kube.replace(refs.configmap(namespace, REGISTRY_NAME), body)
 
     async def reserve(
         self,
