@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from cronwright.core.kube import Kube, load_credentials, refs
 from cronwright.core.runs import rfc3339
 from cronwright.operator import http_executor
+from cronwright.operator.book import Entry
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.planning import ClaimVerdict
-from cronwright.operator.scheduler import Entry, Scheduler, Settings
+from cronwright.operator.scheduler import Scheduler, Settings
 from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, get, status
 

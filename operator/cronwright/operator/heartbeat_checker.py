@@ -15,9 +15,11 @@ from typing import Any
 from cronwright.core.kube import ApiError
 from cronwright.core.models import HeartbeatState
 from cronwright.operator import heartbeat, periodic
+from cronwright.operator.book import Entry
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.metrics import Metrics
-from cronwright.operator.scheduler import Entry, Gone, Scheduler
+from cronwright.operator.scheduler import Scheduler
+from cronwright.operator.status_writer import Gone
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,10 @@
-"""The schedule book and the one loop that fires every run on time.
+"""The one loop that fires every run on time, and what it does with each run.
 
-Watch events (from kopf) keep the book current. One loop sleeps until the earliest thing
-due — a claim, H seconds before a scheduled time, or the fire itself — and hands it to a
-task; runs share a bounded pool. Nothing here is per-resource timers or daemons: 10,000
-resources cost 10,000 small dict entries and one heap.
+Watch events (from kopf) keep the book current (book.py). One loop sleeps until the
+earliest thing due in the due queue (due_queue.py) — a claim, H seconds before a scheduled
+time, or the fire itself — and hands it to a task; runs share a bounded pool; every status
+change goes through the status writer (status_writer.py). Nothing here is per-resource
+timers or daemons: 10,000 resources cost 10,000 book entries and one heap.
 
 Claim before fire: a scheduled time T is written to ``status.claim`` under the
 resourceVersion precondition *before* T. Only the operator whose write succeeded fires T;
@@ -16,19 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import heapq
-import itertools
-import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cronwright.core import models, runs
+from cronwright.core import runs
 from cronwright.core import schedule as schedule_math
-from cronwright.core.kube import ApiError, Kube, Retry, refs, resource_version, update
+from cronwright.core.kube import ApiError, Kube
 from cronwright.core.models import (
     ConcurrencyPolicy,
     CronJobSpecSpec,
@@ -41,11 +39,14 @@ from cronwright.core.models import (
 )
 from cronwright.core.version import VERSION
 from cronwright.operator import http_executor, planning, workflow_objects
+from cronwright.operator.book import Entry
+from cronwright.operator.due_queue import Due, DueQueue
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.planning import ClaimVerdict, ContentProblem, Problem
 from cronwright.operator.secrets import SecretCache, SecretProblem
+from cronwright.operator.status_writer import Gone, StatusWriter
 from cronwright.operator.workflow_objects import RunIdentity, Verdict
 from cronwright.operator.workflow_runs import Refused, RunObjects
 
@@ -54,102 +55,10 @@ log = logging.getLogger(__name__)
 CLAIM = "claim"
 RESULT_DELAY = 0.1
 FIRE = "fire"
-WRITE_ATTEMPTS = 8
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _compact_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """The metadata the operator uses; managedFields, labels and other annotations would
-    only cost memory (several KiB per resource, 10,000 resources)."""
-    kept = {k: meta[k] for k in _META_KEYS if k in meta}
-    annotations = meta.get("annotations") or {}
-    if any(k in annotations for k in _ANNOTATIONS):
-        kept["annotations"] = {k: annotations[k] for k in _ANNOTATIONS if k in annotations}
-    return kept
-
-
-_META_KEYS = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp")
-_ANNOTATIONS = (runs.TRIGGER_ANNOTATION, models.PING_ANNOTATION)
-
-
-@dataclass
-class Entry:
-    """What the operator knows of one CronJobSpec.
-
-    The status — mostly run history — is kept as compact JSON text and parsed only when a
-    decision or a write needs it: as Python dicts it is the largest part of the book.
-    """
-
-    meta: dict[str, Any]
-    spec_raw: dict[str, Any]
-    status_raw: str = "{}"
-    last_trigger: str | None = None
-    spec: CronJobSpecSpec | None = None
-    problem: Problem | None = None
-    next_due: datetime | None = None
-    token: int = 0
-    running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    replaced: set[str] = field(default_factory=set)
-    trigger_seen: str | None = None
-    #: Bad content found while running (a missing Secret); recorded with the run's result.
-    run_problem: ContentProblem | None = None
-    #: The missing Secret the newest result made the resource Invalid for: looked up again
-    #: every few seconds (secret_recheck.py), so the resource is valid as soon as it exists.
-    secret_problem: Problem | None = None
-    #: A scheduled time this operator already holds the claim of (made with a result write).
-    claimed_due: datetime | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    deleted: bool = False
-    #: Run objects of workflow runs in flight here, by run id.
-    objects: dict[str, ObjectRef] = field(default_factory=dict)
-    #: Run ids whose object is listed in status.active (by this operator or a former one):
-    #: their result is written only while it is still listed, so exactly once.
-    listed: set[str] = field(default_factory=set)
-
-    @classmethod
-    def of(cls, obj: dict[str, Any]) -> Entry:
-        entry = cls(meta={}, spec_raw={})
-        entry.observe(obj)
-        return entry
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.meta["namespace"], self.meta["name"]
-
-    @property
-    def uid(self) -> str:
-        return self.meta["uid"]
-
-    @property
-    def generation(self) -> int:
-        return int(self.meta.get("generation", 1))
-
-    @property
-    def status(self) -> dict[str, Any]:
-        return json.loads(self.status_raw)
-
-    @property
-    def obj(self) -> dict[str, Any]:
-        """The object as last seen, rebuilt for a decision or a write."""
-        return {"metadata": self.meta, "spec": self.spec_raw, "status": self.status}
-
-    @property
-    def created(self) -> datetime:
-        created = runs.parse_time(self.meta.get("creationTimestamp"))
-        return created or utcnow()
-
-    def observe(self, obj: dict[str, Any]) -> None:
-        """Keep the newest copy: a watch event may arrive after our own newer write."""
-        if resource_version(obj) < resource_version({"metadata": self.meta}):
-            return
-        status = obj.get("status") or {}
-        self.meta = _compact_meta(obj["metadata"])
-        self.spec_raw = obj.get("spec") or {}
-        self.status_raw = json.dumps(status, separators=(",", ":"))
-        self.last_trigger = status.get("lastTrigger")
 
 
 @dataclass
@@ -159,14 +68,6 @@ class Settings:
     max_concurrent_runs: int = 128  # = the HTTP client's connections (http_executor.make_client)
     max_concurrent_writes: int = 16  # = the API client's connections: more would only queue there
     version: str = VERSION
-
-
-class Gone(Exception):
-    """The resource was deleted while we were writing to it."""
-
-
-#: Status writes wait out an API server that is briefly unavailable (restart, overload).
-WRITE_RETRY = Retry(attempts=WRITE_ATTEMPTS)
 
 
 class Scheduler:
@@ -188,11 +89,9 @@ class Scheduler:
         self.secrets = SecretCache(kube)
         self.workflows = RunObjects(kube)
         self.book: dict[tuple[str, str], Entry] = {}
-        self._heap: list[tuple[float, int, tuple[str, str], int, str, datetime]] = []
-        self._seq = itertools.count()
-        self._wake = asyncio.Event()
+        self.queue = DueQueue()
         self._runs = asyncio.Semaphore(settings.max_concurrent_runs)
-        self._writes = asyncio.Semaphore(settings.max_concurrent_writes)
+        self.writer = StatusWriter(kube, metrics, settings.max_concurrent_writes)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.heartbeat = time.monotonic()
 
@@ -305,7 +204,7 @@ class Scheduler:
             claimed = self._claim_along(entry, status, patch) if patch is not None and claim_next else None
             return patch
 
-        await self._write(entry, compute, "sync")
+        await self.writer.write(entry, compute, "sync")
         if claimed is not None:
             entry.claimed_due = claimed
 
@@ -350,7 +249,7 @@ class Scheduler:
             }
 
         with contextlib.suppress(Gone):
-            await self._write(entry, compute, "invalid")
+            await self.writer.write(entry, compute, "invalid")
             self.events.post(entry.meta, "Warning", "InvalidSpec", str(problem))
             log.warning("invalid CronJobSpec %s/%s: %s", *entry.key, problem)
 
@@ -364,7 +263,7 @@ class Scheduler:
             error=f"{missed} scheduled run(s) missed while no operator was running"
             + (f", from {runs.rfc3339(since)}" if since else ""),
         )
-        await self._write(
+        await self.writer.write(
             entry,
             lambda obj: planning.record_patch(
                 obj.get("status") or {},
@@ -402,7 +301,7 @@ class Scheduler:
             return {"lastTrigger": value}
 
         try:
-            if await self._write(entry, compute, "claim") is None:
+            if await self.writer.write(entry, compute, "claim") is None:
                 return
         except Gone:
             return
@@ -420,32 +319,23 @@ class Scheduler:
         self._push_item(entry, due.timestamp(), token, FIRE, due)
 
     def _push_item(self, entry: Entry, when: float, token: int, action: str, due: datetime) -> None:
-        heapq.heappush(self._heap, (when, next(self._seq), entry.key, token, action, due))
-        self._wake.set()
+        self.queue.push(Due(when, entry.key, token, action, due))
 
     async def run(self) -> None:
         """Sleep until the earliest due item; dispatch it; repeat. Never returns."""
         while True:
             self.heartbeat = time.monotonic()
-            self._wake.clear()
-            if not self._heap:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), 5.0)
+            item = self.queue.pop_due()
+            if item is None:
+                await self.queue.wait(5.0)
                 continue
-            when = self._heap[0][0]
-            delay = when - time.time()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), min(delay, 5.0))
+            entry = self.book.get(item.key)
+            if entry is None or entry.token != item.token:
                 continue
-            _, _, key, token, action, due = heapq.heappop(self._heap)
-            entry = self.book.get(key)
-            if entry is None or entry.token != token:
-                continue
-            if action == CLAIM:
-                self._spawn(self._claim_and_fire(entry, due, token, Trigger.schedule))
+            if item.action == CLAIM:
+                self._spawn(self._claim_and_fire(entry, item.scheduled, item.token, Trigger.schedule))
             else:
-                self._fire(entry, due, token)
+                self._fire(entry, item.scheduled, item.token)
                 # Let this run's request start before dispatching the next one: with a
                 # thousand runs due at one instant, dispatching them all first delayed the
                 # first request by 200 ms.
@@ -510,7 +400,7 @@ class Scheduler:
                 return {**planning.claim_patch(due, rid, holder), "nextRunTime": runs.rfc3339(due)}
 
             try:
-                await self._write(entry, compute, "claim")
+                await self.writer.write(entry, compute, "claim")
             except Gone:
                 return ClaimVerdict.DONE
             if unknown is None:
@@ -786,7 +676,9 @@ class Scheduler:
         so a restarted operator follows it and Forbid sees it."""
         raw = ref.model_dump(mode="json", by_alias=True, exclude_none=True)
         try:
-            await self._write(entry, lambda obj: planning.add_active(obj.get("status") or {}, raw), "active")
+            await self.writer.write(
+                entry, lambda obj: planning.add_active(obj.get("status") or {}, raw), "active"
+            )
             entry.listed.add(rid)
         except Gone:
             return
@@ -856,7 +748,7 @@ class Scheduler:
             return patch
 
         try:
-            written = await self._write(entry, compute, "result")
+            written = await self.writer.write(entry, compute, "result")
         except Gone:
             return
         except ApiError as error:
@@ -906,51 +798,7 @@ class Scheduler:
     ) -> dict[str, Any] | None:
         """The conditional status write, for checks outside the scheduler (heartbeat, Secret
         re-check); `kind` labels its latency metric."""
-        return await self._write(entry, compute, kind)
-
-    async def _write(
-        self, entry: Entry, compute: Callable[[dict[str, Any]], dict[str, Any] | None], kind: str
-    ) -> dict[str, Any] | None:
-        """A status patch conditional on the resourceVersion it was computed from (update.py):
-        on Conflict the object is read again and the patch recomputed from the fresh status,
-        so no other writer's change (a second operator, a user) is ever overwritten. None
-        when `compute` has nothing to write; Gone when the resource was deleted."""
-        ref = refs.cronjobspec(*entry.key)
-
-        def cached() -> dict[str, Any] | None:
-            return None if entry.deleted else entry.obj
-
-        async def read() -> dict[str, Any] | None:
-            entry.observe(await self.kube.get(ref))
-            return cached()
-
-        def status_patch(obj: dict[str, Any]) -> dict[str, Any] | None:
-            status = compute(obj)
-            return None if status is None else {"status": status}
-
-        async def write(patch: dict[str, Any]) -> dict[str, Any]:
-            started = time.perf_counter()
-            try:
-                written: dict[str, Any] = await self.kube.merge_patch(ref.status, patch)
-            finally:
-                self.metrics.api_writes.labels(kind=kind).observe(time.perf_counter() - started)
-            entry.observe(written)
-            return written
-
-        async with entry.lock, self._writes:
-            done = await update(
-                status_patch,
-                write,
-                read,
-                cached=cached,
-                attempts=WRITE_ATTEMPTS,
-                retry=WRITE_RETRY,
-                on_conflict=self.metrics.write_conflicts.inc,
-                what=f"the status of {ref.namespace}/{ref.name}",
-            )
-        if done is None:
-            raise Gone
-        return done.obj if done.written else None
+        return await self.writer.write(entry, compute, kind)
 
     # -- plumbing -------------------------------------------------------------------
 

@@ -18,10 +18,12 @@ from typing import Any
 from cronwright.core.kube import ApiError
 from cronwright.core.models import Phase
 from cronwright.operator import periodic, planning
+from cronwright.operator.book import Entry
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.planning import Problem
-from cronwright.operator.scheduler import Entry, Gone, Scheduler
+from cronwright.operator.scheduler import Scheduler
 from cronwright.operator.secrets import SecretProblem
+from cronwright.operator.status_writer import Gone
 
 log = logging.getLogger(__name__)
 
