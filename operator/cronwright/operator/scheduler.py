@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -42,13 +41,15 @@ from cronwright.operator import http_executor, planning, workflow_objects
 from cronwright.operator.book import Entry
 from cronwright.operator.due_queue import Due, DueQueue
 from cronwright.operator.events import EventRecorder
+from cronwright.operator.http_runner import HttpRunner
 from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
-from cronwright.operator.planning import ClaimVerdict, ContentProblem, Problem
+from cronwright.operator.planning import ClaimVerdict, Problem
+from cronwright.operator.runners import Run, plain
 from cronwright.operator.secrets import SecretCache, SecretProblem
 from cronwright.operator.status_writer import Gone, StatusWriter
-from cronwright.operator.workflow_objects import RunIdentity, Verdict
-from cronwright.operator.workflow_runs import Refused, RunObjects
+from cronwright.operator.workflow_runner import WorkflowRunner
+from cronwright.operator.workflow_runs import RunObjects
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +82,16 @@ class Scheduler:
         settings: Settings,
     ) -> None:
         self.kube = kube
-        self.http = http
         self.lease = lease
         self.events = events
         self.metrics = metrics
         self.settings = settings
-        self.secrets = SecretCache(kube)
-        self.workflows = RunObjects(kube)
         self.book: dict[tuple[str, str], Entry] = {}
         self.queue = DueQueue()
         self._runs = asyncio.Semaphore(settings.max_concurrent_runs)
         self.writer = StatusWriter(kube, metrics, settings.max_concurrent_writes)
+        self.http_runner = HttpRunner(http, SecretCache(kube), events, metrics, settings.version)
+        self.workflow_runner = WorkflowRunner(RunObjects(kube), self.writer, events, metrics)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.heartbeat = time.monotonic()
 
@@ -488,7 +488,9 @@ class Scheduler:
                 # for requests in flight.
                 self.metrics.in_flight.inc()
                 try:
-                    outcome = await self._workflow_run(entry, spec, due, trigger, rid, start)
+                    outcome = await self.workflow_runner.run(
+                        Run(entry, spec, due, trigger, rid, trigger_value, start)
+                    )
                 finally:
                     self.metrics.in_flight.dec()
                 if outcome is None:
@@ -499,7 +501,9 @@ class Scheduler:
                     start = utcnow()  # skew and deadline count the wait for a free run slot
                     self.metrics.in_flight.inc()
                     try:
-                        record = await self._execute(entry, spec, due, trigger, rid, trigger_value, start)
+                        record = await self.http_runner.run(
+                            Run(entry, spec, due, trigger, rid, trigger_value, start)
+                        )
                     finally:
                         self.metrics.in_flight.dec()
         except asyncio.CancelledError:
@@ -508,7 +512,7 @@ class Scheduler:
             entry.replaced.discard(rid)
             ref = entry.objects.pop(rid, None)
             if ref is not None:
-                await self._delete_replaced(entry, ref)
+                await self.workflow_runner.delete_replaced(entry, ref)
             finish = utcnow()
             record = RunRecord(
                 id=rid,
@@ -519,7 +523,7 @@ class Scheduler:
                 result=RunResult.Cancelled,
                 trigger=trigger,
                 error="cancelled: replaced by a newer run (concurrencyPolicy Replace)",
-                object=_plain(ref) if ref is not None else None,
+                object=plain(ref) if ref is not None else None,
             )
         if missed and missed_from is not None and record.error is None:
             record.error = f"catch-up run; {missed} earlier run(s) missed from {runs.rfc3339(missed_from)}"
@@ -529,186 +533,11 @@ class Scheduler:
         await asyncio.sleep(RESULT_DELAY)
         await self._finish(entry, spec, record, trigger_value, missed)
 
-    async def _execute(
-        self,
-        entry: Entry,
-        spec: CronJobSpecSpec,
-        due: datetime,
-        trigger: Trigger,
-        rid: str,
-        trigger_value: str | None,
-        start: datetime,
-    ) -> RunRecord:
-        late = self._late(spec, due, trigger, rid, start)
-        if late is not None:
-            return late
-        target = spec.http
-        assert target is not None
-        try:
-            secret_headers, signing_key = await self.secret_values(entry.key[0], target)
-        except SecretProblem as problem:
-            return self._content_problem(entry, problem, "SecretNotFound", rid, due, start, trigger)
-        request = http_executor.plan_from_target(
-            target,
-            spec.retry,
-            secret_headers,
-            signing_key,
-            runs.idempotency_key(entry.uid, due, trigger_value),
-        )
-        # Receivers learn which run this is without keeping state of their own.
-        request = dataclasses.replace(
-            request,
-            headers={
-                **request.headers,
-                "X-Cronwright-Scheduled-Time": runs.rfc3339(due),
-                "X-Cronwright-Run-Id": rid,
-                "X-Cronwright-Trigger": str(trigger),
-            },
-        )
-        outcome = await http_executor.execute(self.http, request, version=self.settings.version)
-        finish = utcnow()
-        return RunRecord(
-            id=rid,
-            scheduled_time=due,
-            start_time=outcome.started_at,
-            finish_time=finish,
-            duration_ms=outcome.duration_ms,
-            result=RunResult.Succeeded if outcome.succeeded else RunResult.Failed,
-            trigger=trigger,
-            attempts=outcome.attempts,
-            response_code=outcome.response_code,
-            response_body=outcome.response_body,
-            error=outcome.error,
-        )
-
     async def secret_values(
         self, namespace: str, target: HttpTarget, fresh: bool = False
     ) -> tuple[dict[str, str], bytes | None]:
-        """The header values and the signing key a run sends; SecretProblem names the first
-        reference that does not resolve. `fresh` reads past the cache (and refills it)."""
-        headers = {
-            header.name: (
-                await self.secrets.value(
-                    namespace, header.secret_key_ref, f"spec.http.headersFrom[{i}]", fresh=fresh
-                )
-            ).decode()
-            for i, header in enumerate(target.headers_from or [])
-        }
-        signing_key = (
-            await self.secrets.value(
-                namespace, target.signing.secret_key_ref, "spec.http.signing.secretKeyRef", fresh=fresh
-            )
-            if target.signing
-            else None
-        )
-        return headers, signing_key
-
-    def _late(
-        self, spec: CronJobSpecSpec, due: datetime, trigger: Trigger, rid: str, start: datetime
-    ) -> RunRecord | None:
-        """A Missed record when the run starts later than startingDeadlineSeconds allows."""
-        if trigger is not Trigger.manual:
-            self.metrics.fire_skew.observe((start - due).total_seconds())
-        deadline = spec.starting_deadline_seconds
-        if deadline is not None and trigger is Trigger.schedule and (start - due).total_seconds() > deadline:
-            return RunRecord(
-                id=rid,
-                scheduled_time=due,
-                result=RunResult.Missed,
-                trigger=trigger,
-                error=f"missed: could not start within startingDeadlineSeconds ({deadline}s)",
-            )
-        return None
-
-    async def _workflow_run(
-        self, entry: Entry, spec: CronJobSpecSpec, due: datetime, trigger: Trigger, rid: str, start: datetime
-    ) -> RunRecord | None:
-        """Create the run object (or pick up one listed in status.active) and follow it to
-        its result; the record carries the object, and writing it takes the object off
-        status.active. None: no result can be known here (the object cannot be read)."""
-        target = spec.workflow
-        assert target is not None
-        namespace, name = entry.key
-        ref = entry.objects.get(rid)
-        if ref is None:
-            late = self._late(spec, due, trigger, rid, start)
-            if late is not None:
-                return late
-            body = workflow_objects.build(
-                target, RunIdentity(name, entry.uid, namespace, rid, runs.rfc3339(due))
-            )
-            try:
-                created = await self.workflows.create(body, workflow_objects.manifest_field(target))
-            except Refused as refused:
-                return self._content_problem(entry, refused, "RunObjectRefused", rid, due, start, trigger)
-            except ApiError as error:
-                return _not_started(rid, due, start, trigger, f"creating the run object failed: {error}")
-            ref = workflow_objects.reference(created, rid, scheduled_time=due, trigger=trigger)
-            entry.objects[rid] = ref
-            await self._list_active(entry, rid, ref)
-            self.events.post(entry.meta, "Normal", "RunObjectCreated", f"run {rid}: {ref.kind} {ref.name}")
-        try:
-            outcome = await self.workflows.follow(namespace, ref, target.result, target.deadline_seconds)
-        except (Refused, ApiError) as error:
-            # The kind became unreadable (CRD removed, rights withdrawn): the object stays
-            # listed in status.active and the next operator start follows it again.
-            log.error("run object %s of %s/%s cannot be followed: %s", ref.name, namespace, name, error)
-            return None
-        entry.objects.pop(rid, None)
-        finish = utcnow()
-        begun = outcome.started or start
-        return RunRecord(
-            id=rid,
-            scheduled_time=due,
-            start_time=begun,
-            finish_time=finish,
-            duration_ms=max(int((finish - begun).total_seconds() * 1000), 0),
-            result=RunResult.Succeeded
-            if outcome.judgement.verdict is Verdict.succeeded
-            else RunResult.Failed,
-            trigger=trigger,
-            error=outcome.judgement.message or None,
-            object=_plain(ref),
-        )
-
-    async def _list_active(self, entry: Entry, rid: str, ref: ObjectRef) -> None:
-        """List the new run object in status.active (a conditional write like every other),
-        so a restarted operator follows it and Forbid sees it."""
-        raw = ref.model_dump(mode="json", by_alias=True, exclude_none=True)
-        try:
-            await self.writer.write(
-                entry, lambda obj: planning.add_active(obj.get("status") or {}, raw), "active"
-            )
-            entry.listed.add(rid)
-        except Gone:
-            return
-        except ApiError as error:
-            log.warning("run object %s of %s/%s not listed in status.active: %s", ref.name, *entry.key, error)
-
-    async def _delete_replaced(self, entry: Entry, ref: ObjectRef) -> None:
-        """Replace: the old run object goes before the new one is created."""
-        try:
-            await asyncio.shield(self.workflows.delete(entry.key[0], ref))
-        except (Refused, ApiError) as error:
-            log.warning("replaced run object %s of %s/%s not deleted: %s", ref.name, *entry.key, error)
-
-    def _content_problem(
-        self,
-        entry: Entry,
-        problem: ContentProblem,
-        reason: str,
-        rid: str,
-        due: datetime,
-        start: datetime,
-        trigger: Trigger,
-    ) -> RunRecord:
-        """Bad content found at run time (a missing Secret, a refused run object): the run
-        fails, its result write marks the resource Invalid with a condition naming the
-        field, and the schedule stays, so a later run clears it once the content is fixed (a
-        missing Secret sooner: secret_recheck.py looks it up every few seconds)."""
-        entry.run_problem = problem
-        self.events.post(entry.meta, "Warning", reason, str(problem))
-        return _not_started(rid, due, start, trigger, str(problem))
+        """The header values and signing key a run of `target` would send (secret_recheck.py)."""
+        return await self.http_runner.secret_values(namespace, target, fresh)
 
     async def _finish(
         self,
@@ -766,27 +595,11 @@ class Scheduler:
         if claimed_next is not None:
             entry.claimed_due = claimed_next
         if record.object is not None:
-            self._spawn(self._prune(entry, spec))
+            self._spawn(self.workflow_runner.prune(entry, spec))
         if record.result is RunResult.Succeeded:
             self.events.post(entry.meta, "Normal", "RunSucceeded", _run_message(record))
         else:
             self.events.post(entry.meta, "Warning", f"Run{record.result}", _run_message(record))
-
-    async def _prune(self, entry: Entry, spec: CronJobSpecSpec) -> None:
-        """historyLimit applies to run objects too: the oldest finished ones are deleted."""
-        target = (entry.spec or spec).workflow
-        if target is None:
-            return
-        namespace, name = entry.key
-        active = {a.get("name") for a in entry.status.get("active") or []}
-        await self.workflows.prune(
-            namespace,
-            workflow_objects.kind_of(target),
-            workflow_objects.cronjobspec_label(name),
-            entry.uid,
-            (entry.spec or spec).history_limit,
-            {n for n in active if n},
-        )
 
     # -- writes ---------------------------------------------------------------------
 
@@ -827,18 +640,6 @@ def _describe_target(spec: CronJobSpecSpec) -> str:
         return f"{spec.workflow.template_ref.kind}/{spec.workflow.template_ref.name}"
     manifest = spec.workflow.manifest or {}
     return f"{manifest.get('kind', '?')} ({manifest.get('apiVersion', '?')})"
-
-
-def _not_started(rid: str, due: datetime, start: datetime, trigger: Trigger, error: str) -> RunRecord:
-    """A run that failed before its request or run object went out."""
-    return RunRecord(
-        id=rid, scheduled_time=due, start_time=start, result=RunResult.Failed, trigger=trigger, error=error
-    )
-
-
-def _plain(ref: ObjectRef) -> ObjectRef:
-    """The object as a run record names it (the run fields are the record's own)."""
-    return ObjectRef(api_version=ref.api_version, kind=ref.kind, name=ref.name, uid=ref.uid)
 
 
 def _run_message(record: RunRecord) -> str:
