@@ -20,7 +20,7 @@ from cronwright.operator.events import EventRecorder
 from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.planning import ClaimVerdict
-from cronwright.operator.scheduler import Scheduler, Settings
+from cronwright.operator.scheduler import Parts, Scheduler, Settings
 from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, get, status
 
@@ -40,14 +40,10 @@ def test_a_live_rivals_claim_seen_only_in_the_fresh_copy_is_left_to_it(
         await kube.merge_patch(refs.cronjobspec(namespace, "rivalled").status, {"status": {"claim": claim}})
         metrics = Metrics()
         http = http_executor.make_client(max_connections=1)
-        scheduler = Scheduler(
-            kube,
-            http,
-            InstanceLease(kube, namespace, "op-me"),
-            EventRecorder(kube, metrics, "op-me"),
-            metrics,
-            Settings(instance="op-me"),
-        )
+        lease = InstanceLease(kube, namespace, "op-me")
+        settings = Settings(instance="op-me")
+        events = EventRecorder(kube, metrics, "op-me")
+        scheduler = Scheduler(Parts.on_kube(kube, http, lease, events, metrics, settings), settings)
         try:
             return await scheduler.claim(Entry.of(stale), due)
         finally:

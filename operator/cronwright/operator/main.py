@@ -34,7 +34,7 @@ from cronwright.operator.events import EventRecorder
 from cronwright.operator.heartbeat_checker import HeartbeatChecker
 from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
-from cronwright.operator.scheduler import Scheduler, Settings
+from cronwright.operator.scheduler import Parts, Scheduler, Settings
 from cronwright.operator.secret_recheck import SecretRecheck
 
 log = logging.getLogger("cronwright.operator")
@@ -148,19 +148,13 @@ async def run(options: Options) -> None:
         max_connections=options.max_concurrent_runs, ssrf=ssrf.Policy.from_settings(options.config.ssrf)
     )
     events = EventRecorder(kube, metrics, options.instance)
-    scheduler = Scheduler(
-        kube,
-        http,
-        lease,
-        events,
-        metrics,
-        Settings(
-            instance=options.instance,
-            claim_ahead=options.claim_ahead,
-            max_concurrent_runs=options.max_concurrent_runs,
-            version=VERSION,
-        ),
+    settings = Settings(
+        instance=options.instance,
+        claim_ahead=options.claim_ahead,
+        max_concurrent_runs=options.max_concurrent_runs,
+        version=VERSION,
     )
+    scheduler = Scheduler(Parts.on_kube(kube, http, lease, events, metrics, settings), settings)
     ready = asyncio.Event()
     runner = await serve_health(scheduler, metrics, ready, options.host, options.port)
     await lease.acquire()

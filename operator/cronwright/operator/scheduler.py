@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cronwright.core import runs
 from cronwright.core import schedule as schedule_math
@@ -45,9 +45,9 @@ from cronwright.operator.http_runner import HttpRunner
 from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.planning import ClaimVerdict, Problem
-from cronwright.operator.runners import Run, plain
+from cronwright.operator.runners import Run, Runner, plain
 from cronwright.operator.secrets import SecretCache, SecretProblem
-from cronwright.operator.status_writer import Gone, StatusWriter
+from cronwright.operator.status_writer import Compute, Gone, StatusWriter
 from cronwright.operator.workflow_runner import WorkflowRunner
 from cronwright.operator.workflow_runs import RunObjects
 
@@ -71,27 +71,77 @@ class Settings:
     version: str = VERSION
 
 
-class Scheduler:
-    def __init__(
-        self,
+class Writer(Protocol):
+    async def write(self, entry: Entry, compute: Compute, kind: str) -> dict[str, Any] | None: ...
+
+
+class Liveness(Protocol):
+    async def is_alive(self, instance: str) -> bool: ...
+
+
+class Events(Protocol):
+    def post(self, meta: dict[str, Any], kind: str, reason: str, message: str) -> None: ...
+
+    def forget(self, uid: str) -> None: ...
+
+
+class HttpRuns(Runner, Protocol):
+    async def secret_values(
+        self, namespace: str, target: HttpTarget, fresh: bool = False
+    ) -> tuple[dict[str, str], bytes | None]: ...
+
+
+class WorkflowRuns(Runner, Protocol):
+    async def delete_replaced(self, entry: Entry, ref: ObjectRef) -> None: ...
+
+    async def prune(self, entry: Entry, spec: CronJobSpecSpec) -> None: ...
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the loop talks to, each behind a small interface: the real ones come from
+    `Parts.on_kube`, tests/unit/test_scheduler_loop.py gives it fakes."""
+
+    writer: Writer
+    http: HttpRuns
+    workflow: WorkflowRuns
+    liveness: Liveness
+    events: Events
+    metrics: Metrics
+
+    @classmethod
+    def on_kube(
+        cls,
         kube: Kube,
         http: http_executor.Client,
         lease: InstanceLease,
         events: EventRecorder,
         metrics: Metrics,
         settings: Settings,
-    ) -> None:
-        self.kube = kube
-        self.lease = lease
-        self.events = events
-        self.metrics = metrics
+    ) -> Parts:
+        writer = StatusWriter(kube, metrics, settings.max_concurrent_writes)
+        return cls(
+            writer=writer,
+            http=HttpRunner(http, SecretCache(kube), events, metrics, settings.version),
+            workflow=WorkflowRunner(RunObjects(kube), writer, events, metrics),
+            liveness=lease,
+            events=events,
+            metrics=metrics,
+        )
+
+
+class Scheduler:
+    def __init__(self, parts: Parts, settings: Settings) -> None:
+        self.writer = parts.writer
+        self.http_runner = parts.http
+        self.workflow_runner = parts.workflow
+        self.lease = parts.liveness
+        self.events = parts.events
+        self.metrics = parts.metrics
         self.settings = settings
         self.book: dict[tuple[str, str], Entry] = {}
         self.queue = DueQueue()
         self._runs = asyncio.Semaphore(settings.max_concurrent_runs)
-        self.writer = StatusWriter(kube, metrics, settings.max_concurrent_writes)
-        self.http_runner = HttpRunner(http, SecretCache(kube), events, metrics, settings.version)
-        self.workflow_runner = WorkflowRunner(RunObjects(kube), self.writer, events, metrics)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.heartbeat = time.monotonic()
 
