@@ -37,9 +37,6 @@ class DueQueue:
         self._seq = itertools.count()  # equal times leave in the order they came
         self._pushed = asyncio.Event()
 
-    def __len__(self) -> int:
-        return len(self._heap)
-
     def push(self, item: Due) -> None:
         heapq.heappush(self._heap, (item.when, next(self._seq), item))
         self._pushed.set()
