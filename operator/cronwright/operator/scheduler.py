@@ -47,7 +47,7 @@ from cronwright.operator.metrics import Metrics
 from cronwright.operator.planning import ClaimVerdict, Problem
 from cronwright.operator.runners import Run, Runner, plain
 from cronwright.operator.secrets import SecretCache, SecretProblem
-from cronwright.operator.status_writer import Compute, Gone, StatusWriter
+from cronwright.operator.status_writer import Gone, StatusWriter, Writer
 from cronwright.operator.workflow_runner import WorkflowRunner
 from cronwright.operator.workflow_runs import RunObjects
 
@@ -69,10 +69,6 @@ class Settings:
     max_concurrent_runs: int = 128  # = the HTTP client's connections (http_executor.make_client)
     max_concurrent_writes: int = 16  # = the API client's connections: more would only queue there
     version: str = VERSION
-
-
-class Writer(Protocol):
-    async def write(self, entry: Entry, compute: Compute, kind: str) -> dict[str, Any] | None: ...
 
 
 class Liveness(Protocol):

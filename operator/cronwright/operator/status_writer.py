@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from cronwright.core.kube import Kube, Retry, refs, update
 from cronwright.operator.book import Entry
@@ -28,6 +28,13 @@ Compute = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 class Gone(Exception):
     """The resource was deleted while we were writing to it."""
+
+
+class Writer(Protocol):
+    """What the scheduler and the workflow runner need of a status writer (a fake in
+    tests/unit/test_scheduler_loop.py)."""
+
+    async def write(self, entry: Entry, compute: Compute, kind: str) -> dict[str, Any] | None: ...
 
 
 class StatusWriter:

@@ -15,7 +15,7 @@ from cronwright.operator.book import Entry
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.runners import Run, content_problem, late, not_started, plain
-from cronwright.operator.status_writer import Gone, StatusWriter
+from cronwright.operator.status_writer import Gone, Writer
 from cronwright.operator.workflow_objects import RunIdentity, Verdict
 from cronwright.operator.workflow_runs import Refused, RunObjects
 
@@ -23,9 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class WorkflowRunner:
-    def __init__(
-        self, objects: RunObjects, writer: StatusWriter, events: EventRecorder, metrics: Metrics
-    ) -> None:
+    def __init__(self, objects: RunObjects, writer: Writer, events: EventRecorder, metrics: Metrics) -> None:
         self._objects = objects
         self._writer = writer
         self._events = events
