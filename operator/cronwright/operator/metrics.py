@@ -51,6 +51,11 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )
+        self.status_backlog = Gauge(
+            "cronwright_status_backlog",
+            "Run results waiting for their status write (queued or being written).",
+            registry=self.registry,
+        )
         self.write_conflicts = Counter(
             "cronwright_api_write_conflicts",
             "Status writes refused with 409 and redone.",
