@@ -1,4 +1,4 @@
-"""The operator's decisions as pure functions: catch-up, claims, status after a run."""
+"""The operator's decisions as pure functions: catch-up, takeover after a watermark, status after a run."""
 
 from __future__ import annotations
 
@@ -12,17 +12,15 @@ from hypothesis import strategies as st
 from cronwright.core.models import CronJobSpecSpec, ObjectRef, RunRecord, RunResult, Trigger
 from cronwright.core.runs import manual_run_id, rfc3339, run_id
 from cronwright.operator.planning import (
-    ClaimVerdict,
     Problem,
-    judge_claim,
     merge_patch,
     mergeable,
     parse_spec,
     plan,
     record_patch,
-    rival_claimer,
     spec_problems,
     sync_patch,
+    unknown_times,
 )
 from tests.support.merge_patch import apply_merge_patch
 
@@ -83,26 +81,68 @@ def test_long_downtime_of_an_every_second_job_is_cheap_and_counted() -> None:
 
 
 @pytest.mark.parametrize(
-    ("claim", "last", "alive", "due_in", "verdict"),
+    ("next_run", "last", "watermark", "now", "due", "catch_up"),
     [
-        (None, None, False, 5, ClaimVerdict.MINE),
-        ({"holder": "other"}, None, True, 5, ClaimVerdict.TAKEN),
-        ({"holder": "other"}, None, False, 5, ClaimVerdict.MINE),  # its holder is gone: take over
-        ({"holder": "other"}, None, False, 0, ClaimVerdict.DONE),  # may already have fired
-        ({"holder": "me"}, None, False, 5, ClaimVerdict.MINE),  # ours, from before a restart
-        ({"holder": "me"}, None, False, 0, ClaimVerdict.DONE),
-        (None, 0, False, 5, ClaimVerdict.DONE),  # already recorded
+        # the former holder's watermark is after an older nextRunTime: nothing at or
+        # before it fires again
+        (10, None, 25, 26, 30, None),
+        (10, None, 30, 26, 40, None),  # a watermark ahead of now: start after it
+        (10, None, 5, 9, 10, None),  # a watermark before nextRunTime changes nothing
+        (10, None, None, 9, 10, None),  # no watermark: as before
+        (10, None, 25, 45, 50, 40),  # overdue after the watermark: the latest is caught up
     ],
 )
-def test_judge_claim(claim: dict | None, last: int | None, alive: bool, due_in: int, verdict: str) -> None:
-    now = T0
-    due = T0 + timedelta(seconds=due_in)
-    status: dict = {}
-    if claim is not None:
-        status["claim"] = {**claim, "scheduledTime": rfc3339(due), "runId": "x"}
+def test_plan_after_a_takeover_starts_after_the_former_holders_watermark(
+    next_run: int, last: int | None, watermark: int | None, now: int, due: int, catch_up: int | None
+) -> None:
+    every10 = spec({"every": "10s"})
+    status = {"observedGeneration": 1, "nextRunTime": rfc3339(T0 + timedelta(seconds=next_run))}
     if last is not None:
-        status["lastScheduleTime"] = rfc3339(due + timedelta(seconds=last))
-    assert judge_claim(status, due, "me", now, alive) == verdict
+        status["lastScheduleTime"] = rfc3339(T0 + timedelta(seconds=last))
+    fired = None if watermark is None else T0 + timedelta(seconds=watermark)
+    result = plan(
+        every10, status, created=T0, generation=1, now=T0 + timedelta(seconds=now), fired_up_to=fired
+    )
+    expected_catch_up = None if catch_up is None else T0 + timedelta(seconds=catch_up)
+    assert (result.next_due, result.catch_up) == (T0 + timedelta(seconds=due), expected_catch_up)
+
+
+@pytest.mark.parametrize(
+    ("last", "fired_here", "watermark", "unknown"),
+    [
+        (None, None, 25, [10, 20]),  # nothing recorded: every time up to the watermark
+        (10, None, 25, [20]),  # after the last recorded
+        (10, 20, 25, []),  # this process fired 20 itself: its result is on its way
+        (20, None, 20, []),  # recorded up to the watermark: nothing unknown
+        (20, None, 19, []),  # a watermark lowered by a graceful handover
+        (None, None, None, []),  # the first holder ever
+    ],
+)
+def test_unknown_times_are_those_after_the_last_record_up_to_the_watermark(
+    last: int | None, fired_here: int | None, watermark: int | None, unknown: list[int]
+) -> None:
+    status = {} if last is None else {"lastScheduleTime": rfc3339(T0 + timedelta(seconds=last))}
+    here = None if fired_here is None else T0 + timedelta(seconds=fired_here)
+    fired = None if watermark is None else T0 + timedelta(seconds=watermark)
+    times, more = unknown_times(spec({"every": "10s"}), status, T0, fired, here)
+    assert (times, more) == ([T0 + timedelta(seconds=u) for u in unknown], 0)
+
+
+def test_unknown_times_beyond_the_cap_are_counted_not_listed() -> None:
+    times, more = unknown_times(spec({"every": "1s"}), {}, T0, T0 + timedelta(seconds=250), None, cap=100)
+    assert len(times) == 100 and times[-1] == T0 + timedelta(seconds=100)
+    assert more == 150
+
+
+def test_an_unknown_record_is_counted_and_advances_the_last_scheduled_time() -> None:
+    due = T0 + timedelta(seconds=20)
+    record = RunRecord(id=run_id("u", due), scheduled_time=due, result=RunResult.Unknown)
+    patch = record_patch(
+        {}, record, spec=spec({"every": "10s"}), generation=1, next_due=None, now=T0, unknown=4
+    )
+    assert patch["counters"]["unknown"] == 5
+    assert patch["counters"]["runs"] == 0
+    assert patch["lastScheduleTime"] == rfc3339(due)
 
 
 def _record(i: int, result: RunResult = RunResult.Succeeded) -> RunRecord:
@@ -305,22 +345,3 @@ def test_a_manual_run_id_is_known_from_the_trigger_value_alone() -> None:
         manual_run_id("v", "a"),
         run_id("u", T0, "a"),
     }
-
-
-@pytest.mark.parametrize(
-    ("claim", "rival"),
-    [
-        (None, None),
-        ({"holder": "me", "at": 0}, None),  # our own claim: no Lease to read
-        ({"holder": "other", "at": 0}, "other"),
-        ({"holder": "other", "at": 1}, None),  # a claim of another time is judged by time
-        ({"holder": "", "at": 0}, None),
-    ],
-)
-def test_rival_claimer(claim: dict | None, rival: str | None) -> None:
-    due = T0 + timedelta(seconds=5)
-    status: dict = {}
-    if claim is not None:
-        at = due + timedelta(seconds=claim["at"])
-        status["claim"] = {"holder": claim["holder"], "scheduledTime": rfc3339(at), "runId": "x"}
-    assert rival_claimer(status, due, "me") == rival

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cronwright.api.dialects import a1base, cronpulse, resource_views
 from cronwright.api.dialects.resource_views import merge_value, next_fire, replacing, run_in_flight, utc_text
-from cronwright.core.runs import TRIGGER_ANNOTATION, manual_run_id
+from cronwright.core.runs import TRIGGER_ANNOTATION, manual_run_id, run_id
 from tests.support.merge_patch import apply_merge_patch
 
 UID = "0b7e4a7c-1d2e-4f3a-9b8c-7d6e5f4a3b2c"
@@ -39,28 +39,29 @@ def test_a_run_object_still_going_is_in_flight() -> None:
     assert run_in_flight(job({"active": active}), NOW)
 
 
-def test_a_claim_whose_time_has_come_without_a_result_is_in_flight() -> None:
-    status = {"claim": {"scheduledTime": at(-1), "runId": "r2"}, "lastScheduleTime": at(-61)}
+def test_a_next_run_whose_time_has_come_without_a_result_is_in_flight() -> None:
+    status = {"nextRunTime": at(-1), "lastScheduleTime": at(-61)}
     assert run_in_flight(job(status), NOW)
 
 
-def test_a_claim_ahead_of_time_is_not_a_run() -> None:
-    """The operator claims the next run together with the last result, long before it is due."""
-    status = {"claim": {"scheduledTime": at(60), "runId": "r3"}, "lastScheduleTime": at(-1)}
+def test_a_next_run_ahead_of_time_is_not_a_run() -> None:
+    """The operator writes the next run's time together with the last result."""
+    status = {"nextRunTime": at(60), "lastScheduleTime": at(-1)}
     assert not run_in_flight(job(status), NOW)
 
 
-def test_a_claim_with_its_result_recorded_is_over() -> None:
+def test_a_next_run_with_its_result_recorded_is_over() -> None:
+    due = NOW - timedelta(minutes=1)
     status = {
-        "claim": {"scheduledTime": at(-1), "runId": "r2"},
-        "lastScheduleTime": at(-1),
-        "lastRun": {"id": "r2", "result": "Succeeded"},
+        "nextRunTime": at(-1),
+        "lastScheduleTime": at(-61),
+        "lastRun": {"id": run_id(UID, due), "result": "Succeeded"},
     }
     assert not run_in_flight(job(status), NOW)
 
 
-def test_a_suspended_jobs_claim_never_fires() -> None:
-    status = {"claim": {"scheduledTime": at(-5), "runId": "r2"}, "lastScheduleTime": at(-65)}
+def test_a_suspended_jobs_next_run_never_fires() -> None:
+    status = {"nextRunTime": at(-5), "lastScheduleTime": at(-65)}
     assert not run_in_flight(job(status, suspend=True), NOW)
 
 

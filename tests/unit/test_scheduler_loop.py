@@ -1,5 +1,5 @@
 """The scheduler loop without a control plane: fakes behind its named parts (writer,
-runners, liveness, events), real time, schedules a few seconds long.
+runners, shards, events), the real result queue, real time, schedules a few seconds long.
 
 The fake writer keeps one object per resource and applies each patch as the API server
 applies a merge patch, so the loop sees its own writes come back as it would in a cluster.
@@ -13,12 +13,15 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cronwright.core.models import CronJobSpecSpec, HttpTarget, ObjectRef, RunRecord, RunResult
+from cronwright.core.models import CronJobSpecSpec, HttpTarget, ObjectRef, RunRecord, RunResult, Schedule
 from cronwright.core.runs import parse_time, rfc3339
+from cronwright.core.schedule import iter_fire_times
 from cronwright.operator.book import Entry
 from cronwright.operator.metrics import Metrics
+from cronwright.operator.result_queue import ResultQueue
 from cronwright.operator.runners import Run
 from cronwright.operator.scheduler import Parts, Scheduler, Settings
+from cronwright.operator.shard_leases import Verdict
 from cronwright.operator.status_writer import Compute
 from tests.support.merge_patch import apply_merge_patch
 
@@ -94,12 +97,22 @@ class NoWorkflows:
         raise AssertionError("no workflow target in these tests")
 
 
-class Instances:
-    def __init__(self, alive: set[str]) -> None:
-        self.alive = alive
+class Shards:
+    """One shard, held or not, with a watermark the test moves."""
 
-    async def is_alive(self, instance: str) -> bool:
-        return instance in self.alive
+    def __init__(self, watermark: datetime | None) -> None:
+        self.held = True
+        self.watermark = watermark
+
+    def shard_of(self, uid: str) -> int:
+        return 0
+
+    def may_fire(self, shard: int, scheduled: datetime) -> Verdict:
+        if not self.held:
+            return Verdict.NOT_MINE
+        if self.watermark is None or scheduled > self.watermark:
+            return Verdict.WAIT
+        return Verdict.FIRE
 
 
 class Events:
@@ -113,59 +126,161 @@ class Events:
         pass
 
 
-def run_for(
-    api: FakeApi, obj: dict[str, Any], seconds: float, alive: set[str], claim_ahead: float
-) -> FakeHttp:
-    http = FakeHttp()
+FAR = datetime(2100, 1, 1, tzinfo=UTC)
+LOOPS: dict[Scheduler, asyncio.Task[None]] = {}
+
+
+async def started(api: FakeApi, shards: Shards, http: FakeHttp) -> Scheduler:
     parts = Parts(
         writer=api,
+        results=ResultQueue(api, Metrics()),
         http=http,
         workflow=NoWorkflows(),
-        liveness=Instances(alive),
+        shards=shards,
         events=Events(),
         metrics=Metrics(),
     )
+    scheduler = Scheduler(parts, Settings(instance="me"))
+    LOOPS[scheduler] = asyncio.create_task(scheduler.run())
+    return scheduler
+
+
+async def stopped(scheduler: Scheduler) -> None:
+    LOOPS.pop(scheduler).cancel()
+    await scheduler.shutdown()
+    await scheduler.results.flush()
+
+
+def run_for(
+    api: FakeApi, obj: dict[str, Any], seconds: float, fired_up_to: datetime | None = None
+) -> FakeHttp:
+    http = FakeHttp()
 
     async def scenario() -> None:
-        scheduler = Scheduler(parts, Settings(instance="me", claim_ahead=claim_ahead))
-        loop = asyncio.create_task(scheduler.run())
+        scheduler = await started(api, Shards(FAR), http)
         scheduler.observe("ADDED", obj)
+        scheduler.acquired(0, fired_up_to)
         await asyncio.sleep(seconds)
-        loop.cancel()
-        await scheduler.shutdown()
+        await stopped(scheduler)
 
     asyncio.run(scenario())
     return http
 
 
+def every_second(api: FakeApi, status: dict[str, Any] | None = None) -> dict[str, Any]:
+    return api.add({"schedule": {"every": "1s"}, "http": {"url": "http://127.0.0.1:9/x"}}, status)
+
+
 def test_each_scheduled_time_runs_once_in_order_and_lands_in_history() -> None:
     api = FakeApi()
-    obj = api.add({"schedule": {"every": "1s"}, "http": {"url": "http://127.0.0.1:9/x"}})
-    http = run_for(api, obj, 3.5, alive=set(), claim_ahead=0.5)
+    http = run_for(api, every_second(api), 3.5)
 
     due = [run.due for run in http.runs]
     assert len(due) >= 2
     assert all(b - a == timedelta(seconds=1) for a, b in itertools.pairwise(due))
     history = api.objects[KEY]["status"]["history"]
     recorded = sorted(parse_time(h["scheduledTime"]) for h in history)
-    # every run handed out is recorded once, but one still in flight when the loop stopped
+    # every run handed out is recorded once, but one cancelled in flight when the loop stopped
     assert len(set(recorded)) == len(recorded) and set(recorded) <= set(due)
     assert len(recorded) >= len(due) - 1
     assert {h["result"] for h in history} == {"Succeeded"}
 
 
-def test_a_live_rivals_claim_is_left_to_it_and_a_dead_ones_taken_over() -> None:
-    def one_shot(alive: set[str]) -> tuple[list[Run], datetime]:
-        api = FakeApi()
-        at = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0) + timedelta(seconds=1)
-        claim = {"scheduledTime": rfc3339(at), "runId": "r", "holder": "rival"}
-        obj = api.add(
-            {"schedule": {"at": rfc3339(at)}, "http": {"url": "http://127.0.0.1:9/x"}}, {"claim": claim}
-        )
-        http = run_for(api, obj, (at - datetime.now(UTC)).total_seconds() + 1.0, alive, claim_ahead=5)
-        return http.runs, at
+def test_nothing_fires_in_a_shard_not_held() -> None:
+    api = FakeApi()
+    http = FakeHttp()
 
-    left, _ = one_shot(alive={"rival"})
-    assert left == []
-    taken_over, at = one_shot(alive=set())
-    assert [run.due for run in taken_over] == [at]
+    async def scenario() -> None:
+        scheduler = await started(api, Shards(FAR), http)
+        scheduler.observe("ADDED", every_second(api))  # its shard is not taken
+        await asyncio.sleep(2.5)
+        await stopped(scheduler)
+
+    asyncio.run(scenario())
+    assert http.runs == []
+    assert api.objects[KEY]["status"] == {}, "only the holder writes a resource's status"
+
+
+def test_a_run_past_the_watermark_waits_for_it_and_fires_once() -> None:
+    api = FakeApi()
+    http = FakeHttp()
+    shards = Shards(watermark=None)
+
+    async def scenario() -> datetime:
+        scheduler = await started(api, shards, http)
+        scheduler.observe("ADDED", every_second(api))
+        scheduler.acquired(0, None)
+        await asyncio.sleep(2.5)
+        assert http.runs == [], "no watermark written: nothing may fire"
+        opened = datetime.now(UTC)
+        shards.watermark = FAR
+        await asyncio.sleep(1.5)
+        await stopped(scheduler)
+        return opened
+
+    opened = asyncio.run(scenario())
+    due = [run.due for run in http.runs]
+    assert due and due[0] <= opened, "the run that waited fires when the watermark reaches it"
+    assert len(due) == len(set(due))
+
+
+def test_a_lost_shard_stops_firing_at_once() -> None:
+    api = FakeApi()
+    http = FakeHttp()
+    shards = Shards(FAR)
+
+    async def scenario() -> int:
+        scheduler = await started(api, shards, http)
+        scheduler.observe("ADDED", every_second(api))
+        scheduler.acquired(0, None)
+        await asyncio.sleep(2.2)
+        shards.held = False
+        scheduler.lost(0)
+        fired = len(http.runs)
+        await asyncio.sleep(2.0)
+        await stopped(scheduler)
+        return fired
+
+    fired = asyncio.run(scenario())
+    assert fired >= 1
+    assert len(http.runs) == fired
+
+
+def test_a_takeover_records_what_the_former_holder_left_unknown_and_fires_only_after_it() -> None:
+    api = FakeApi()
+    now = datetime.now(UTC).replace(microsecond=0)
+    last = now - timedelta(seconds=3)
+    watermark = now + timedelta(seconds=2)
+    obj = every_second(api, {"lastScheduleTime": rfc3339(last), "observedGeneration": 1})
+    http = run_for(api, obj, (watermark - datetime.now(UTC)).total_seconds() + 2.5, fired_up_to=watermark)
+
+    assert http.runs and min(run.due for run in http.runs) > watermark
+    history = api.objects[KEY]["status"]["history"]
+    unknown = sorted(parse_time(h["scheduledTime"]) for h in history if h["result"] == "Unknown")
+    created = parse_time(obj["metadata"]["creationTimestamp"])
+    assert created is not None
+    expected = list(
+        itertools.takewhile(lambda t: t <= watermark, iter_fire_times(Schedule(every="1s"), last, created))
+    )
+    assert len(expected) == 5 and unknown == expected
+    assert api.objects[KEY]["status"]["counters"]["unknown"] == 5
+
+
+def test_a_graceful_release_lets_runs_finish_and_writes_them_before_returning() -> None:
+    api = FakeApi()
+    http = FakeHttp()
+
+    async def scenario() -> tuple[datetime | None, int]:
+        scheduler = await started(api, Shards(FAR), http)
+        scheduler.observe("ADDED", every_second(api))
+        scheduler.acquired(0, None)
+        await asyncio.sleep(2.5)
+        last = await scheduler.releasing(0, grace=5)
+        recorded = len(api.objects[KEY]["status"]["history"])
+        await asyncio.sleep(1.5)
+        await stopped(scheduler)
+        return last, recorded
+
+    last, recorded = asyncio.run(scenario())
+    assert last == max(run.due for run in http.runs)
+    assert recorded == len(http.runs), "every run fired was recorded before the release returned"

@@ -40,6 +40,7 @@ def _dev_cluster(args: argparse.Namespace) -> int:
 def _operator(args: argparse.Namespace) -> int:
     from cronwright.core import config
     from cronwright.operator import main as operator_main
+    from cronwright.operator.shard_leases import ShardSettings
 
     try:
         settings = config.load(args.config)
@@ -51,12 +52,18 @@ def _operator(args: argparse.Namespace) -> int:
     except ValueError as error:
         sys.stderr.write(f"cronwright operator: {error}\n")
         return 2
+    shards = ShardSettings(
+        shards=args.shards, lease_seconds=args.shard_lease_seconds, window=args.fire_window
+    )
+    if problem := shards.problem():
+        sys.stderr.write(f"cronwright operator: {problem}\n")
+        return 2
     options = operator_main.Options(
         kubeconfig=args.kubeconfig,
         namespaces=args.namespace or [],
         host=args.host,
         port=args.port,
-        claim_ahead=args.claim_ahead,
+        shards=shards,
         max_concurrent_runs=args.max_concurrent_runs,
         log_format=args.log_format,
         config=settings,
@@ -299,7 +306,8 @@ def parser() -> argparse.ArgumentParser:
         "--namespace", action="append", help="watch this namespace (repeatable; default: all namespaces)"
     )
     op.add_argument(
-        "--instance", help="this process's id in claims and its Lease (default: $POD_NAME or host name)"
+        "--instance",
+        help="this process's id in shard Leases and its own Lease (default: $POD_NAME or host name)",
     )
     op.add_argument(
         "--lease-namespace", help="namespace of the instance Leases (default: $POD_NAMESPACE or default)"
@@ -307,7 +315,19 @@ def parser() -> argparse.ArgumentParser:
     op.add_argument("--host", default="127.0.0.1", help="address of /metrics, /healthz and /readyz")
     op.add_argument("--port", type=int, default=8080, help="port of /metrics, /healthz and /readyz")
     op.add_argument(
-        "--claim-ahead", type=float, default=5.0, help="seconds before a run that it is claimed in status"
+        "--shards", type=int, default=32, help="shards the resources fall into, one Lease each (default 32)"
+    )
+    op.add_argument(
+        "--shard-lease-seconds",
+        type=int,
+        default=15,
+        help="how long a shard Lease stands unrenewed before another instance takes it (default 15)",
+    )
+    op.add_argument(
+        "--fire-window",
+        type=float,
+        default=5.0,
+        help="seconds ahead of now each shard Lease renewal lets this instance fire (default 5)",
     )
     op.add_argument(
         "--max-concurrent-runs", type=int, default=128, help="runs executing at once (= HTTP connections)"

@@ -356,6 +356,9 @@ class RunResult(StrEnum):
     Missed = "Missed"
     Skipped = "Skipped"
     Cancelled = "Cancelled"
+    #: At or before the watermark of an operator that stopped without recording it: it
+    #: may have fired; it is never fired again (docs/operator.md).
+    Unknown = "Unknown"
 
 
 class Trigger(StrEnum):
@@ -422,6 +425,8 @@ class Counters(Model):
     failed: int = 0
     missed: int = 0
     consecutive_failures: int = 0
+    unknown: int = 0
+    """Scheduled times recorded Unknown (see RunResult.Unknown)."""
 
 
 class Condition(Model):
@@ -435,17 +440,6 @@ class Condition(Model):
     message: str = ""
     last_transition_time: datetime | None = None
     observed_generation: int | None = None
-
-
-class Claim(Model):
-    """The scheduled time an operator has claimed, before firing it (claim before fire)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    scheduled_time: datetime
-    run_id: str
-    holder: str | None = None
-    """The operator instance that made the claim."""
 
 
 class HeartbeatState(StrEnum):
@@ -486,7 +480,6 @@ class CronJobSpecStatus(Model):
     """Newest first, at most historyLimit entries."""
 
     counters: Counters | None = None
-    claim: Claim | None = None
     active: list[ObjectRef] | None = None
     """Run objects in flight (workflow targets)."""
 

@@ -8,6 +8,7 @@ and the Secret re-check read and update entries, the due queue orders their time
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,8 +58,14 @@ class Entry:
     #: The missing Secret the newest result made the resource Invalid for: looked up again
     #: every few seconds (secret_recheck.py), so the resource is valid as soon as it exists.
     secret_problem: Problem | None = None
-    #: A scheduled time this operator already holds the claim of (made with a result write).
-    claimed_due: datetime | None = None
+    #: The shard the resource falls in (sharding.shard_of of its uid): never changes.
+    shard: int = 0
+    #: The latest scheduled time this process fired (Unknown records start after it).
+    last_fired: datetime | None = None
+    #: Scheduled times after a takeover's watermark, fired late in order (scheduler._plan).
+    backlog: collections.deque[datetime] = field(default_factory=collections.deque)
+    #: Catch-up runs waiting in the due queue: (missed count, missed from) by time.
+    catch_up: dict[datetime, tuple[int, datetime | None]] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     deleted: bool = False
     #: Run objects of workflow runs in flight here, by run id.

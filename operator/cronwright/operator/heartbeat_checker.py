@@ -39,7 +39,7 @@ class HeartbeatChecker:
 
     async def check_once(self) -> None:
         down: set[tuple[str, str]] = set()
-        for entry in list(self.scheduler.book.values()):
+        for entry in self.scheduler.owned():
             if entry.spec is None or entry.deleted:
                 continue
             if entry.spec.heartbeat is None and '"heartbeat"' not in entry.status_raw:

@@ -1,9 +1,9 @@
 """Which operator instances are alive: one coordination.k8s.io Lease per instance.
 
-Claims name the instance that made them. When an operator finds a claim by another
-instance, the Lease tells whether that instance can still fire the run (leave it) or is
-gone (take the claim over). Holding its own Lease also keeps two processes started with
-the same instance id from both believing a claim is theirs: the second refuses to start.
+The live instances divide the shards among themselves (shard_leases.py): each reads the
+others' instance Leases to compute its fair share. Holding its own Lease also keeps two
+processes started with the same instance id from both believing a shard Lease naming that
+id is theirs: the second refuses to start.
 """
 
 from __future__ import annotations
@@ -16,21 +16,23 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cronwright.core.kube import ApiError, Conflict, Kube, NotFound, refs
+from cronwright.core.kube import ApiError, Conflict, Kube, refs
 from cronwright.core.runs import parse_time
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 15
 RENEW_EVERY = 5.0
-LABELS = {"app.kubernetes.io/name": "cronwright", "app.kubernetes.io/component": "operator-instance"}
+INSTANCE_LABELS = {"app.kubernetes.io/name": "cronwright", "app.kubernetes.io/component": "operator-instance"}
+#: The instance id, as shard Leases name their holder (the Lease name is lower-cased).
+INSTANCE_ANNOTATION = "cronwright.io/instance"
 
 
 def lease_name(instance: str) -> str:
     return f"cronwright-op-{instance}".lower()[:253]
 
 
-def _micro(moment: datetime) -> str:
+def micro(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -48,15 +50,19 @@ class InstanceLease:
     def __init__(self, kube: Kube, namespace: str, instance: str) -> None:
         self._kube = kube
         self._leases = refs.lease(namespace)
+        self._instance = instance
         self._name = lease_name(instance)
         self._ref = self._leases.named(self._name)
         self._nonce = uuid.uuid4().hex  # tells this process from another with the same instance id
         self._task: asyncio.Task[None] | None = None
-        self._alive_cache: dict[str, tuple[float, bool]] = {}
 
     def _body(self, resource_version: str | None = None) -> dict[str, Any]:
         now = datetime.now(UTC)
-        meta: dict[str, Any] = {"name": self._name, "labels": LABELS}
+        meta: dict[str, Any] = {
+            "name": self._name,
+            "labels": INSTANCE_LABELS,
+            "annotations": {INSTANCE_ANNOTATION: self._instance},
+        }
         if resource_version:
             meta["resourceVersion"] = resource_version
         return {
@@ -66,8 +72,8 @@ class InstanceLease:
             "spec": {
                 "holderIdentity": self._nonce,
                 "leaseDurationSeconds": LEASE_SECONDS,
-                "renewTime": _micro(now),
-                "acquireTime": _micro(now),
+                "renewTime": micro(now),
+                "acquireTime": micro(now),
             },
         }
 
@@ -110,16 +116,3 @@ class InstanceLease:
                 await self._task
         with contextlib.suppress(ApiError, OSError):
             await self._kube.delete(self._ref)
-
-    async def is_alive(self, instance: str) -> bool:
-        """Whether another instance can still fire what it claimed (cached for a second)."""
-        cached = self._alive_cache.get(instance)
-        if cached and time.monotonic() - cached[0] < 1.0:
-            return cached[1]
-        try:
-            lease = await self._kube.get(self._leases.named(lease_name(instance)))
-            alive = lease_alive(lease, datetime.now(UTC))
-        except NotFound:
-            alive = False
-        self._alive_cache[instance] = (time.monotonic(), alive)
-        return alive

@@ -4,8 +4,9 @@ kopf is used for what it is good at — robust watching with re-listing and back
 logging, signal handling — through raw event handlers only. Those store nothing on the
 resources: no finalizer (a deleted resource needs no cleanup that its owner references
 do not already do), no last-handled-configuration annotation, no progress annotations,
-so GitOps tools see exactly the objects they applied. Peering is off; the claim protocol
-(see scheduler.py) is what keeps two processes from firing one run twice.
+so GitOps tools see exactly the objects they applied. Peering is off: every instance
+watches every resource, and shard Leases (shard_leases.py) decide which instance fires
+which resource's runs.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.scheduler import Parts, Scheduler, Settings
 from cronwright.operator.secret_recheck import SecretRecheck
+from cronwright.operator.shard_leases import ShardLeases, ShardSettings
 
 log = logging.getLogger("cronwright.operator")
 
@@ -48,7 +50,7 @@ class Options:
     lease_namespace: str = field(default_factory=lambda: os.environ.get("POD_NAMESPACE", "default"))
     host: str = "127.0.0.1"
     port: int = 8080
-    claim_ahead: float = 5.0
+    shards: ShardSettings = field(default_factory=ShardSettings)
     max_concurrent_runs: int = 128
     log_format: str = "json"
     config: Config = field(default_factory=Config)
@@ -149,22 +151,31 @@ async def run(options: Options) -> None:
     )
     events = EventRecorder(kube, metrics, options.instance)
     settings = Settings(
-        instance=options.instance,
-        claim_ahead=options.claim_ahead,
-        max_concurrent_runs=options.max_concurrent_runs,
-        version=VERSION,
+        instance=options.instance, max_concurrent_runs=options.max_concurrent_runs, version=VERSION
     )
-    scheduler = Scheduler(Parts.on_kube(kube, http, lease, events, metrics, settings), settings)
+    shards = ShardLeases(kube, options.lease_namespace, options.instance, options.shards, metrics)
+    parts = Parts.on_kube(kube, http, shards, events, metrics, settings)
+    scheduler = Scheduler(parts, settings)
+    shards.listener = scheduler
     ready = asyncio.Event()
     runner = await serve_health(scheduler, metrics, ready, options.host, options.port)
     await lease.acquire()
     loop_task = asyncio.create_task(scheduler.run())
+
     heartbeat_task = asyncio.create_task(
         HeartbeatChecker(scheduler, events, metrics, options.heartbeat_interval).run()
     )
     recheck_task = asyncio.create_task(SecretRecheck(scheduler, events).run())
     kopf_ready = asyncio.Event()
-    ready_watch = asyncio.create_task(_mirror(kopf_ready, ready))
+
+    async def when_listed() -> None:
+        # Shards are taken once the book holds every resource, so a shard's resources are
+        # planned together when it comes (those created later are planned as they come).
+        await kopf_ready.wait()
+        ready.set()
+        await shards.run()
+
+    ready_watch = asyncio.create_task(when_listed())
     log.info(
         "operator %s started",
         options.instance,
@@ -172,9 +183,19 @@ async def run(options: Options) -> None:
     )
 
     async def stop_work() -> None:
-        for task in (loop_task, ready_watch, heartbeat_task, recheck_task):
+        """Graceful: stop firing, let runs finish, write their results, hand every shard
+        over (its watermark lowered to the last run fired), then stop the rest."""
+        ready_watch.cancel()
+        loop_task.cancel()
+        try:
+            async with asyncio.timeout(options.shards.handover_grace + FAREWELL_SECONDS):
+                await shards.release_all()
+        except TimeoutError:
+            log.warning("stopping before every shard was handed over; they free themselves")
+        for task in (heartbeat_task, recheck_task):
             task.cancel()
         await scheduler.shutdown()
+        await parts.results.close()
 
     # The webhook's generated key lives here, never longer than the process.
     workdir = tempfile.TemporaryDirectory(prefix="cronwright-webhook-")
@@ -211,11 +232,6 @@ async def farewell(events: EventRecorder, lease: InstanceLease, budget: float = 
             await lease.release()
     except TimeoutError:
         log.warning("stopping without releasing the lease: the API server did not answer in %ss", budget)
-
-
-async def _mirror(source: asyncio.Event, target: asyncio.Event) -> None:
-    await source.wait()
-    target.set()
 
 
 def main(options: Options) -> int:

@@ -47,7 +47,7 @@ class Metrics:
         )
         self.status_lag = Histogram(
             "cronwright_status_lag_seconds",
-            "From a run's finish to its result written in status (lock, write slot, conflicts, retries).",
+            "From a run result handed on to its status write (coalescing, write slot, retries).",
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )
@@ -55,6 +55,9 @@ class Metrics:
             "cronwright_status_backlog",
             "Run results waiting for their status write (queued or being written).",
             registry=self.registry,
+        )
+        self.shards_held = Gauge(
+            "cronwright_shards_held", "Shards whose Lease this instance holds.", registry=self.registry
         )
         self.write_conflicts = Counter(
             "cronwright_api_write_conflicts",

@@ -27,8 +27,11 @@ from cronwright.core.runs import (
 )
 
 MISSED_COUNT_CAP = 10_000
-#: A claim this close to now may already have fired in the process that made it.
-CLAIM_MARGIN = timedelta(seconds=1)
+#: Unknown records written per resource on one takeover; the rest are counted with them.
+UNKNOWN_CAP = 100
+#: Scheduled times a new holder fires late after a takeover (5 minutes of an every-second
+#: schedule); beyond that it is downtime, judged by `plan`.
+TAKEOVER_BACKLOG_CAP = 300
 
 
 # -- validity --------------------------------------------------------------------------
@@ -139,12 +142,15 @@ def plan(
     created: datetime,
     generation: int,
     now: datetime,
+    fired_up_to: datetime | None = None,
 ) -> Plan:
     """Where to resume when the operator (re)learns a resource.
 
     The planned ``status.nextRunTime`` is the source of truth while the spec is unchanged:
     nothing before it is due, which is what keeps a resume from firing what was missed
-    while paused, also across an operator restart.
+    while paused, also across an operator restart. `fired_up_to` is the watermark of the
+    shard's former holder: nothing at or before it fires again (`unknown_times` records
+    what it left unrecorded), whatever an older nextRunTime says.
     """
     if spec.suspend:
         return Plan(next_due=None, phase=Phase.Paused)
@@ -161,6 +167,8 @@ def plan(
         if last:
             bases.append(last)
         planned = schedule_math.next_fire_after(sched, max(bases), created)
+    if planned is not None and fired_up_to is not None and planned <= fired_up_to:
+        planned = schedule_math.next_fire_after(sched, fired_up_to, created)
     if planned is None or planned > now:
         return _planned(spec, planned)
 
@@ -188,6 +196,60 @@ def plan(
     )
 
 
+def unknown_times(
+    spec: CronJobSpecSpec,
+    status: dict[str, Any],
+    created: datetime,
+    fired_up_to: datetime | None,
+    fired_here: datetime | None,
+    cap: int = UNKNOWN_CAP,
+) -> tuple[list[datetime], int]:
+    """The scheduled times a former holder may have fired without their result reaching
+    status: after the last time recorded (or fired by this process), at or before its
+    watermark. At most `cap` are returned; the count of the rest comes with them."""
+    if fired_up_to is None or spec.suspend:
+        return [], 0
+    bases = [created - timedelta(microseconds=1)]
+    for moment in (parse_time(status.get("lastScheduleTime")), fired_here):
+        if moment is not None:
+            bases.append(moment)
+    times: list[datetime] = []
+    for moment in schedule_math.iter_fire_times(spec.schedule, max(bases), created):
+        if moment > fired_up_to:
+            return times, 0
+        if len(times) == cap:
+            break
+        times.append(moment)
+    if not times:
+        return times, 0
+    return times, schedule_math.count_fire_times(
+        spec.schedule, times[-1], fired_up_to, created, MISSED_COUNT_CAP
+    )
+
+
+def takeover_backlog(
+    spec: CronJobSpecSpec,
+    status: dict[str, Any],
+    created: datetime,
+    fired_up_to: datetime,
+    now: datetime,
+    cap: int = TAKEOVER_BACKLOG_CAP,
+) -> list[datetime] | None:
+    """Every scheduled time after the former holder's watermark (and after the last time
+    recorded) up to now: a new holder fires each of them late, once, in order, so a
+    handover or a takeover loses nothing. None when there are more than `cap` — a long
+    outage, which `plan` judges as downtime (catch-up of the latest, the rest missed)."""
+    after = max(t for t in (fired_up_to, parse_time(status.get("lastScheduleTime"))) if t is not None)
+    times: list[datetime] = []
+    for moment in schedule_math.iter_fire_times(spec.schedule, after, created):
+        if moment > now:
+            return times
+        if len(times) == cap:
+            return None
+        times.append(moment)
+    return times
+
+
 def phase_of(spec: CronJobSpecSpec, next_due: datetime | None) -> Phase:
     """The phase of a valid spec: Paused, Active while a run is ahead, else Completed."""
     if spec.suspend:
@@ -208,48 +270,6 @@ def next_after_run(
     if spec.suspend:
         return None
     return schedule_math.next_fire_after(spec.schedule, max(scheduled, now - timedelta(seconds=1)), created)
-
-
-# -- claims ------------------------------------------------------------------------------
-
-
-class ClaimVerdict:
-    MINE = "mine"  # claim it (or it is already ours and not yet fired)
-    TAKEN = "taken"  # a live operator holds it: it fires, not us
-    DONE = "done"  # already fired (recorded or possibly in flight)
-
-
-def judge_claim(
-    status: dict[str, Any], scheduled: datetime, holder: str, now: datetime, holder_alive: bool
-) -> str:
-    """May this operator claim `scheduled`, given the freshest status?"""
-    last = parse_time(status.get("lastScheduleTime"))
-    if last is not None and last >= scheduled:
-        return ClaimVerdict.DONE
-    claim = status.get("claim") or {}
-    claimed = parse_time(claim.get("scheduledTime"))
-    if claimed is None or claimed < scheduled:
-        return ClaimVerdict.MINE
-    if claimed > scheduled:
-        return ClaimVerdict.DONE
-    if claim.get("holder") == holder:
-        return ClaimVerdict.MINE if scheduled > now + CLAIM_MARGIN else ClaimVerdict.DONE
-    if holder_alive:
-        return ClaimVerdict.TAKEN
-    return ClaimVerdict.MINE if scheduled > now + CLAIM_MARGIN else ClaimVerdict.DONE
-
-
-def rival_claimer(status: dict[str, Any], scheduled: datetime, holder: str) -> str | None:
-    """Another instance that claimed exactly `scheduled`: its Lease decides `judge_claim`."""
-    claim = status.get("claim") or {}
-    other = claim.get("holder")
-    if not other or other == holder or parse_time(claim.get("scheduledTime")) != scheduled:
-        return None
-    return str(other)
-
-
-def claim_patch(scheduled: datetime, rid: str, holder: str) -> dict[str, Any]:
-    return {"claim": {"scheduledTime": rfc3339(scheduled), "runId": rid, "holder": holder}}
 
 
 # -- status after a run -----------------------------------------------------------------
@@ -350,6 +370,7 @@ def record_patch(
     next_due: datetime | None,
     now: datetime,
     missed: int = 0,
+    unknown: int = 0,
     trigger_value: str | None = None,
     problem: Problem | None = None,
 ) -> dict[str, Any]:
@@ -363,9 +384,10 @@ def record_patch(
     history = ([entry, *history])[:limit] if limit else []
 
     counters = dict(status.get("counters") or {})
-    for name in ("runs", "succeeded", "failed", "missed", "consecutiveFailures"):
+    for name in ("runs", "succeeded", "failed", "missed", "consecutiveFailures", "unknown"):
         counters.setdefault(name, 0)
     counters["missed"] += missed
+    counters["unknown"] += unknown
     if record.result is RunResult.Succeeded:
         counters["runs"] += 1
         counters["succeeded"] += 1
@@ -376,6 +398,8 @@ def record_patch(
         counters["consecutiveFailures"] += 1
     elif record.result is RunResult.Missed:
         counters["missed"] += 1
+    elif record.result is RunResult.Unknown:
+        counters["unknown"] += 1
 
     one_shot = schedule_math.is_one_shot(spec.schedule)
     if spec.suspend:

@@ -37,6 +37,8 @@ BACKOFF_MAX = 30.0
 RETRY_MESSAGE = "status of %s/%s: %d result(s) not written (%s); again in %g s"
 
 Key = tuple[str, str]
+#: Called after a result's write: did its compute produce a patch in the written attempt?
+Done = Callable[[bool], None]
 
 
 def apply_merge_patch(target: Any, patch: Any) -> Any:
@@ -90,7 +92,7 @@ class _Item:
     entry: Entry
     compute: Compute
     kind: str
-    done: Callable[[bool], None] | None
+    done: Done | None
     submitted: float
 
 
@@ -111,9 +113,7 @@ class ResultQueue:
         """Results submitted and not yet written (queued or in flight)."""
         return self._backlog
 
-    def submit(
-        self, entry: Entry, compute: Compute, kind: str, done: Callable[[bool], None] | None = None
-    ) -> None:
+    def submit(self, entry: Entry, compute: Compute, kind: str, done: Done | None = None) -> None:
         """Queue a result's status compute; never waits (call it on the event loop).
         `done(produced)` follows the write: True when `compute` returned a patch in the
         written attempt, False when it found nothing to do or the resource is gone."""

@@ -1,24 +1,26 @@
-"""The one loop that fires every run on time, and what it does with each run.
+"""The one loop that fires every run on time, from memory, for the shards it holds.
 
 Watch events (from kopf) keep the book current (book.py). One loop sleeps until the
-earliest thing due in the due queue (due_queue.py) — a claim, H seconds before a scheduled
-time, or the fire itself — and hands it to a task; runs share a bounded pool; every status
-change goes through the status writer (status_writer.py). Nothing here is per-resource
-timers or daemons: 10,000 resources cost 10,000 book entries and one heap.
+earliest run due in the due queue (due_queue.py) and starts it (run_lifecycle.py) if the
+shard Leases (shard_leases.py) say this instance holds the run's shard and has written a
+watermark at or after it; results go to the result queue (result_queue.py), which writes
+them later, coalesced. So firing never waits for the API server. Nothing here is a
+per-resource timer or daemon: 10,000 resources cost 10,000 book entries and one heap.
 
-Claim before fire: a scheduled time T is written to ``status.claim`` under the
-resourceVersion precondition *before* T. Only the operator whose write succeeded fires T;
-another operator (or this one after a restart) sees the claim and leaves T alone. See
-docs/operator.md for the exact delivery guarantee.
+The scheduler is the shard Leases' listener: it plans a shard's resources when the shard
+is taken (nothing at or before the former holder's watermark fires again; what it left
+unrecorded is recorded Unknown), stops them when it is lost, and lets their runs finish
+before a graceful handover. docs/operator.md states the delivery guarantee.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -26,36 +28,29 @@ from typing import Any, Protocol
 from cronwright.core import runs
 from cronwright.core import schedule as schedule_math
 from cronwright.core.kube import ApiError, Kube
-from cronwright.core.models import (
-    ConcurrencyPolicy,
-    CronJobSpecSpec,
-    HttpTarget,
-    ObjectRef,
-    Phase,
-    RunRecord,
-    RunResult,
-    Trigger,
-)
+from cronwright.core.models import CronJobSpecSpec, HttpTarget, Phase, Trigger
 from cronwright.core.version import VERSION
 from cronwright.operator import http_executor, planning, workflow_objects
 from cronwright.operator.book import Entry
 from cronwright.operator.due_queue import Due, DueQueue
 from cronwright.operator.events import EventRecorder
 from cronwright.operator.http_runner import HttpRunner
-from cronwright.operator.leases import InstanceLease
 from cronwright.operator.metrics import Metrics
-from cronwright.operator.planning import ClaimVerdict, Problem
-from cronwright.operator.runners import Run, Runner, plain
-from cronwright.operator.secrets import SecretCache, SecretProblem
+from cronwright.operator.planning import Problem
+from cronwright.operator.result_queue import ResultQueue
+from cronwright.operator.run_lifecycle import Events, HttpRuns, Results, RunLifecycle, WorkflowRuns
+from cronwright.operator.secrets import SecretCache
+from cronwright.operator.shard_leases import Verdict
 from cronwright.operator.status_writer import Gone, StatusWriter, Writer
 from cronwright.operator.workflow_runner import WorkflowRunner
 from cronwright.operator.workflow_runs import RunObjects
 
 log = logging.getLogger(__name__)
 
-CLAIM = "claim"
-RESULT_DELAY = 0.1
 FIRE = "fire"
+CATCH_UP = "catch-up"
+#: How soon a run is looked at again when its shard's watermark does not reach it yet.
+WAIT_FOR_WATERMARK = 0.05
 
 
 def utcnow() -> datetime:
@@ -65,32 +60,17 @@ def utcnow() -> datetime:
 @dataclass
 class Settings:
     instance: str
-    claim_ahead: float = 5.0
     max_concurrent_runs: int = 128  # = the HTTP client's connections (http_executor.make_client)
     max_concurrent_writes: int = 16  # = the API client's connections: more would only queue there
     version: str = VERSION
 
 
-class Liveness(Protocol):
-    async def is_alive(self, instance: str) -> bool: ...
+class Shards(Protocol):
+    """Which shards this instance holds (shard_leases.ShardLeases; a fake in unit tests)."""
 
+    def shard_of(self, uid: str) -> int: ...
 
-class Events(Protocol):
-    def post(self, meta: dict[str, Any], kind: str, reason: str, message: str) -> None: ...
-
-    def forget(self, uid: str) -> None: ...
-
-
-class HttpRuns(Runner, Protocol):
-    async def secret_values(
-        self, namespace: str, target: HttpTarget, fresh: bool = False
-    ) -> tuple[dict[str, str], bytes | None]: ...
-
-
-class WorkflowRuns(Runner, Protocol):
-    async def delete_replaced(self, entry: Entry, ref: ObjectRef) -> None: ...
-
-    async def prune(self, entry: Entry, spec: CronJobSpecSpec) -> None: ...
+    def may_fire(self, shard: int, scheduled: datetime) -> Verdict: ...
 
 
 @dataclass(frozen=True)
@@ -99,9 +79,10 @@ class Parts:
     `Parts.on_kube`, tests/unit/test_scheduler_loop.py gives it fakes."""
 
     writer: Writer
+    results: Results
     http: HttpRuns
     workflow: WorkflowRuns
-    liveness: Liveness
+    shards: Shards
     events: Events
     metrics: Metrics
 
@@ -110,7 +91,7 @@ class Parts:
         cls,
         kube: Kube,
         http: http_executor.Client,
-        lease: InstanceLease,
+        shards: Shards,
         events: EventRecorder,
         metrics: Metrics,
         settings: Settings,
@@ -118,9 +99,10 @@ class Parts:
         writer = StatusWriter(kube, metrics, settings.max_concurrent_writes)
         return cls(
             writer=writer,
+            results=ResultQueue(writer, metrics),
             http=HttpRunner(http, SecretCache(kube), events, metrics, settings.version),
             workflow=WorkflowRunner(RunObjects(kube), writer, events, metrics),
-            liveness=lease,
+            shards=shards,
             events=events,
             metrics=metrics,
         )
@@ -129,17 +111,33 @@ class Parts:
 class Scheduler:
     def __init__(self, parts: Parts, settings: Settings) -> None:
         self.writer = parts.writer
-        self.http_runner = parts.http
-        self.workflow_runner = parts.workflow
-        self.lease = parts.liveness
+        self.results = parts.results
+        self.shards = parts.shards
         self.events = parts.events
         self.metrics = parts.metrics
         self.settings = settings
+        self.runs = RunLifecycle(
+            parts.results,
+            parts.http,
+            parts.workflow,
+            parts.events,
+            parts.metrics,
+            settings.max_concurrent_runs,
+        )
         self.book: dict[tuple[str, str], Entry] = {}
         self.queue = DueQueue()
-        self._runs = asyncio.Semaphore(settings.max_concurrent_runs)
+        #: The shards held, each with the watermark of the holder before us.
+        self._held: dict[int, datetime | None] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.heartbeat = time.monotonic()
+
+    def owns(self, entry: Entry) -> bool:
+        return entry.shard in self._held
+
+    def owned(self) -> Iterator[Entry]:
+        """The entries of the shards held: the heartbeat check and the Secret re-check
+        judge these only."""
+        return (entry for entry in list(self.book.values()) if entry.shard in self._held)
 
     # -- watch side ------------------------------------------------------------------
 
@@ -157,15 +155,18 @@ class Scheduler:
             entry = None
         if entry is None:
             entry = Entry.of(obj)
+            entry.shard = self.shards.shard_of(entry.uid)
             self.book[key] = entry
             self.metrics.book_size.set(len(self.book))
-            self._spawn(self._learn(entry, fresh=True))
+            if self.owns(entry):
+                self._spawn(self._learn(entry, fresh=True, fired_up_to=self._held[entry.shard]))
         else:
             previous_generation = entry.generation
             entry.observe(obj)
-            if entry.generation != previous_generation:
+            if entry.generation != previous_generation and self.owns(entry):
                 self._spawn(self._learn(entry, fresh=False))
-        self._check_trigger(entry)
+        if self.owns(entry):
+            self._check_trigger(entry)
 
     def _forget(self, entry: Entry) -> None:
         entry.deleted = True
@@ -174,8 +175,8 @@ class Scheduler:
         self.events.forget(entry.uid)
         self.metrics.book_size.set(len(self.book))
 
-    async def _learn(self, entry: Entry, fresh: bool) -> None:
-        """(Re)plan a resource after it appeared or its spec changed."""
+    async def _learn(self, entry: Entry, fresh: bool, fired_up_to: datetime | None = None) -> None:
+        """(Re)plan a resource after it appeared, its spec changed or its shard was taken."""
         now = utcnow()
         parsed = planning.parse_spec(entry.spec_raw)
         old_spec = entry.spec
@@ -190,55 +191,61 @@ class Scheduler:
         entry.spec, entry.problem = parsed, None
         if fresh:
             # Before any run can fire, so Forbid and Replace see these runs.
-            self._resume_followers(entry, parsed)
-        catch_up, missed, missed_from = None, 0, None
+            self.runs.resume_followers(entry, parsed)
+        plan = None
         if fresh or old_spec is None:
-            plan = planning.plan(parsed, entry.status, entry.created, entry.generation, now)
-            entry.next_due, catch_up, missed, missed_from = (
-                plan.next_due,
-                plan.catch_up,
-                plan.missed,
-                plan.missed_from,
-            )
-            phase = plan.phase
+            plan = self._plan(entry, parsed, now, fired_up_to)
+            entry.next_due, phase = plan.next_due, plan.phase
         elif parsed.schedule != old_spec.schedule or parsed.suspend != old_spec.suspend:
             entry.next_due = (
                 None if parsed.suspend else schedule_math.next_fire_after(parsed.schedule, now, entry.created)
             )
-            phase = self._phase(parsed, entry.next_due)
+            phase = planning.phase_of(parsed, entry.next_due)
         else:
-            phase = self._phase(parsed, entry.next_due)
-
+            phase = planning.phase_of(parsed, entry.next_due)
+        self._push(entry)
+        if plan is not None and plan.catch_up is not None:
+            entry.catch_up[plan.catch_up] = (plan.missed, plan.missed_from)
+            self.queue.push(Due(time.time(), entry.key, entry.token, CATCH_UP, plan.catch_up))
+        elif plan is not None and plan.missed:
+            self.runs.record_missed(entry, plan.missed, plan.missed_from, now)
         try:
-            await self._sync(entry, phase, claim_next=catch_up is None)
-            if missed and catch_up is None:
-                await self._record_missed(entry, missed, missed_from, now)
+            await self._sync(entry, phase)
         except Gone:
             return
         except ApiError as error:
-            # Bookkeeping failed, scheduling must not: the claim path writes what is needed.
+            # Bookkeeping failed, scheduling must not: results write what is needed.
             log.warning("status of %s/%s not updated: %s", *entry.key, error)
-        if catch_up is not None:
-            self._spawn(
-                self._claim_and_fire(entry, catch_up, entry.token, Trigger.catchup, missed, missed_from)
-            )
-        self._push(entry)
 
-    def _phase(self, spec: CronJobSpecSpec, next_due: datetime | None) -> Phase:
-        return planning.phase_of(spec, next_due)
+    def _plan(
+        self, entry: Entry, spec: CronJobSpecSpec, now: datetime, fired_up_to: datetime | None
+    ) -> planning.Plan:
+        """Where a (re)learned resource resumes. After a takeover: what the former holder
+        may have fired unrecorded is recorded Unknown, and what came due after its
+        watermark fires now, late, each time once (the backlog)."""
+        status = entry.status
+        fired = max((t for t in (fired_up_to, entry.last_fired) if t is not None), default=None)
+        unknown, more = planning.unknown_times(spec, status, entry.created, fired, entry.last_fired)
+        if unknown and fired is not None:
+            self.runs.record_unknown(entry, unknown, more, fired)
+        plan = planning.plan(spec, status, entry.created, entry.generation, now, fired)
+        overdue = plan.catch_up is not None or (plan.next_due is not None and plan.next_due <= now)
+        if fired is None or not overdue:
+            return plan
+        backlog = planning.takeover_backlog(spec, status, entry.created, fired, now)
+        if not backlog:
+            return plan
+        entry.backlog = collections.deque(backlog[1:])
+        return planning.Plan(next_due=backlog[0], phase=Phase.Active)
 
-    async def _sync(self, entry: Entry, phase: Phase, claim_next: bool = True) -> None:
-        """Status bookkeeping; with it, the claim of the next run — unless a catch-up run
-        comes first (a claim of a later time would rule the catch-up out)."""
+    async def _sync(self, entry: Entry, phase: Phase) -> None:
+        """Status bookkeeping after (re)planning: phase, nextRunTime, conditions, words."""
         spec = entry.spec
         assert spec is not None
-        claimed: datetime | None = None
 
         def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
-            nonlocal claimed
-            status = obj.get("status") or {}
-            patch = planning.sync_patch(
-                status,
+            return planning.sync_patch(
+                obj.get("status") or {},
                 generation=int(obj["metadata"].get("generation", 1)),
                 phase=phase,
                 next_due=entry.next_due,
@@ -247,26 +254,8 @@ class Scheduler:
                 problem=None,
                 now=utcnow(),
             )
-            claimed = self._claim_along(entry, status, patch) if patch is not None and claim_next else None
-            return patch
 
         await self.writer.write(entry, compute, "sync")
-        if claimed is not None:
-            entry.claimed_due = claimed
-
-    def _claim_along(self, entry: Entry, status: dict[str, Any], patch: dict[str, Any]) -> datetime | None:
-        """Add the claim of the entry's next run to a write made anyway, sparing one write
-        per run (and the claims of a burst of new resources). holder_alive=True: a claim by
-        another instance is never taken over here; the claim path checks its Lease first."""
-        due = entry.next_due
-        holder = self.settings.instance
-        if (
-            due is None
-            or planning.judge_claim(status, due, holder, utcnow(), holder_alive=True) != ClaimVerdict.MINE
-        ):
-            return None
-        patch.update(planning.claim_patch(due, runs.run_id(entry.uid, due), holder))
-        return due
 
     async def _mark_invalid(self, entry: Entry, problem: Problem) -> None:
         entry.spec, entry.problem, entry.next_due = None, problem, None
@@ -288,7 +277,6 @@ class Scheduler:
                 "phase": str(Phase.Invalid),
                 "observedGeneration": int(obj["metadata"].get("generation", 1)),
                 "nextRunTime": None,
-                "claim": None,
                 "conditions": planning.conditions_for(
                     status, entry.generation, utcnow(), problem, Phase.Invalid
                 ),
@@ -298,31 +286,6 @@ class Scheduler:
             await self.writer.write(entry, compute, "invalid")
             self.events.post(entry.meta, "Warning", "InvalidSpec", str(problem))
             log.warning("invalid CronJobSpec %s/%s: %s", *entry.key, problem)
-
-    async def _record_missed(self, entry: Entry, missed: int, since: datetime | None, now: datetime) -> None:
-        spec = entry.spec
-        assert spec is not None
-        record = RunRecord(
-            id=runs.run_id(entry.uid, since or now, "missed"),
-            scheduled_time=since,
-            result=RunResult.Missed,
-            error=f"{missed} scheduled run(s) missed while no operator was running"
-            + (f", from {runs.rfc3339(since)}" if since else ""),
-        )
-        await self.writer.write(
-            entry,
-            lambda obj: planning.record_patch(
-                obj.get("status") or {},
-                record,
-                spec=spec,
-                generation=entry.generation,
-                next_due=entry.next_due,
-                now=now,
-                missed=missed - 1,
-            ),
-            "missed",
-        )
-        self.events.post(entry.meta, "Warning", "RunsMissed", record.error or "")
 
     # -- manual trigger -------------------------------------------------------------
 
@@ -334,7 +297,8 @@ class Scheduler:
         self._spawn(self._manual(entry, value))
 
     async def _manual(self, entry: Entry, value: str) -> None:
-        """A new trigger value: record it first (claim), so it never fires twice.
+        """A new trigger value: record it first, so it never fires twice (also across a
+        handover: the next holder finds it recorded).
 
         Spawned after `_learn` of the same event, which sets `entry.spec` before its first
         await, so the spec seen here is the event's."""
@@ -347,28 +311,22 @@ class Scheduler:
             return {"lastTrigger": value}
 
         try:
-            if await self.writer.write(entry, compute, "claim") is None:
+            if await self.writer.write(entry, compute, "trigger") is None:
                 return
         except Gone:
             return
-        self._start_run(entry, utcnow(), Trigger.manual, trigger_value=value)
+        if self.owns(entry):
+            self.runs.start(entry, utcnow(), Trigger.manual, trigger_value=value)
 
     # -- the loop -------------------------------------------------------------------
 
     def _push(self, entry: Entry) -> None:
         if entry.next_due is None or entry.deleted:
             return
-        when = entry.next_due.timestamp() - self.settings.claim_ahead
-        self._push_item(entry, when, entry.token, CLAIM, entry.next_due)
-
-    def _push_fire(self, entry: Entry, due: datetime, token: int) -> None:
-        self._push_item(entry, due.timestamp(), token, FIRE, due)
-
-    def _push_item(self, entry: Entry, when: float, token: int, action: str, due: datetime) -> None:
-        self.queue.push(Due(when, entry.key, token, action, due))
+        self.queue.push(Due(entry.next_due.timestamp(), entry.key, entry.token, FIRE, entry.next_due))
 
     async def run(self) -> None:
-        """Sleep until the earliest due item; dispatch it; repeat. Never returns."""
+        """Sleep until the earliest due item; fire it if its shard allows; repeat."""
         while True:
             self.heartbeat = time.monotonic()
             item = self.queue.pop_due()
@@ -378,276 +336,77 @@ class Scheduler:
             entry = self.book.get(item.key)
             if entry is None or entry.token != item.token:
                 continue
-            if item.action == CLAIM:
-                self._spawn(self._claim_and_fire(entry, item.scheduled, item.token, Trigger.schedule))
-            else:
-                self._fire(entry, item.scheduled, item.token)
-                # Let this run's request start before dispatching the next one: with a
-                # thousand runs due at one instant, dispatching them all first delayed the
-                # first request by 200 ms.
-                await asyncio.sleep(0)
-
-    async def _claim_and_fire(
-        self,
-        entry: Entry,
-        due: datetime,
-        token: int,
-        trigger: Trigger,
-        missed: int = 0,
-        missed_from: datetime | None = None,
-    ) -> None:
-        try:
-            verdict = await self.claim(entry, due)
-        except ApiError as error:
-            # Never let a resource fall off the schedule: try this claim again shortly.
-            log.warning("claim of %s/%s for %s failed: %s; retrying", *entry.key, due, error)
-            if entry.token == token and not entry.deleted:
-                self._push_item(entry, time.time() + 1.0, token, CLAIM, due)
-            return
-        if entry.token != token or entry.deleted:
-            return
-        if verdict != ClaimVerdict.MINE:
-            log.info("%s/%s: %s is %s elsewhere; not firing it here", *entry.key, due, verdict)
-            if trigger is Trigger.schedule and entry.spec is not None:
-                entry.next_due = planning.next_after_run(entry.spec, due, utcnow(), entry.created)
-                self._push(entry)
-            return
-        if trigger is Trigger.schedule:
-            self._push_fire(entry, due, token)
-        else:
-            self._start_run(entry, due, trigger, missed=missed, missed_from=missed_from)
-
-    async def claim(self, entry: Entry, due: datetime) -> str:
-        """Claim `due` under the resourceVersion precondition.
-
-        Whether another instance's claim of `due` may be taken over depends on its Lease,
-        which is read for the claim found in the status being judged: the cached copy can
-        be older than the one a Conflict makes us read, and judging a live rival's claim
-        with the liveness of an earlier copy's holder fired runs twice across a rollout."""
-        if entry.claimed_due == due:
-            return ClaimVerdict.MINE  # claimed together with the previous run's result
-        holder = self.settings.instance
-        rid = runs.run_id(entry.uid, due)
-        alive: dict[str, bool] = {}
-        while True:
-            verdict = ClaimVerdict.DONE
-            unknown: str | None = None
-
-            def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
-                nonlocal verdict, unknown
-                status = obj.get("status") or {}
-                rival = planning.rival_claimer(status, due, holder)
-                if rival is not None and rival not in alive:
-                    unknown = rival
-                    return None
-                verdict = planning.judge_claim(status, due, holder, utcnow(), alive.get(rival or "", False))
-                if verdict != ClaimVerdict.MINE:
-                    return None
-                return {**planning.claim_patch(due, rid, holder), "nextRunTime": runs.rfc3339(due)}
-
-            try:
-                await self.writer.write(entry, compute, "claim")
-            except Gone:
-                return ClaimVerdict.DONE
-            if unknown is None:
-                return verdict
-            alive[unknown] = await self.lease.is_alive(unknown)
-
-    def _fire(self, entry: Entry, due: datetime, token: int) -> None:
-        spec = entry.spec
-        if spec is None:
-            return
-        entry.next_due = planning.next_after_run(spec, due, utcnow(), entry.created)
-        self._push(entry)
-        self._start_run(entry, due, Trigger.schedule)
-
-    def _start_run(
-        self,
-        entry: Entry,
-        due: datetime,
-        trigger: Trigger,
-        *,
-        trigger_value: str | None = None,
-        missed: int = 0,
-        missed_from: datetime | None = None,
-    ) -> None:
-        spec = entry.spec
-        if spec is None:
-            return
-        rid = runs.manual_run_id(entry.uid, trigger_value) if trigger_value else runs.run_id(entry.uid, due)
-        busy = bool(entry.running) or (spec.workflow is not None and bool(entry.status.get("active")))
-        if busy and spec.concurrency_policy is ConcurrencyPolicy.Forbid:
-            record = RunRecord(
-                id=rid,
-                scheduled_time=due,
-                result=RunResult.Skipped,
-                trigger=trigger,
-                error="skipped: the previous run is still running (concurrencyPolicy Forbid)",
-            )
-            self._spawn(self._finish(entry, spec, record, trigger_value, missed))
-            return
-        if entry.running and spec.concurrency_policy is ConcurrencyPolicy.Replace:
-            for other_id, task in list(entry.running.items()):
-                entry.replaced.add(other_id)
-                task.cancel()
-        self._track(entry, rid, self._run(entry, spec, due, trigger, rid, trigger_value, missed, missed_from))
-
-    def _track(self, entry: Entry, rid: str, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        entry.running[rid] = task
-        task.add_done_callback(lambda _: entry.running.pop(rid, None))
-
-    def _resume_followers(self, entry: Entry, spec: CronJobSpecSpec) -> None:
-        """Run objects listed in status.active when this operator (re)learned the resource
-        were started by a former operator (or another instance): follow them again, so
-        their results are recorded."""
-        for raw in entry.status.get("active") or []:
-            ref = ObjectRef.model_validate(raw)
-            if ref.run_id is None or ref.run_id in entry.running:
+            verdict = self.shards.may_fire(entry.shard, item.scheduled)
+            if verdict is Verdict.WAIT:
+                self.queue.push(
+                    Due(time.time() + WAIT_FOR_WATERMARK, item.key, item.token, item.action, item.scheduled)
+                )
                 continue
-            entry.objects[ref.run_id] = ref
-            entry.listed.add(ref.run_id)
-            due = ref.scheduled_time or utcnow()
-            self._track(
-                entry,
-                ref.run_id,
-                self._run(entry, spec, due, ref.trigger or Trigger.schedule, ref.run_id, None, 0, None),
-            )
+            if verdict is Verdict.NOT_MINE:
+                continue  # planned again if the shard comes back
+            if item.action == CATCH_UP:
+                missed, missed_from = entry.catch_up.pop(item.scheduled, (0, None))
+                self.runs.start(
+                    entry, item.scheduled, Trigger.catchup, missed=missed, missed_from=missed_from
+                )
+                continue
+            self._fire(entry, item.scheduled)
+            # Let this run's request start before dispatching the next one: with a
+            # thousand runs due at one instant, dispatching them all first delayed the
+            # first request by 200 ms.
+            await asyncio.sleep(0)
 
-    # -- one run --------------------------------------------------------------------
+    def _fire(self, entry: Entry, due: datetime) -> None:
+        spec = entry.spec
+        if spec is None:
+            return
+        if entry.backlog:
+            entry.next_due = entry.backlog.popleft()
+        else:
+            entry.next_due = planning.next_after_run(spec, due, utcnow(), entry.created)
+        self._push(entry)
+        self.runs.start(entry, due, Trigger.schedule)
 
-    async def _run(
-        self,
-        entry: Entry,
-        spec: CronJobSpecSpec,
-        due: datetime,
-        trigger: Trigger,
-        rid: str,
-        trigger_value: str | None,
-        missed: int,
-        missed_from: datetime | None,
-    ) -> None:
-        start = utcnow()
-        try:
-            if spec.workflow is not None:
-                # No run slot: a workflow run waits on its object for hours, the slots are
-                # for requests in flight.
-                self.metrics.in_flight.inc()
-                try:
-                    outcome = await self.workflow_runner.run(
-                        Run(entry, spec, due, trigger, rid, trigger_value, start)
-                    )
-                finally:
-                    self.metrics.in_flight.dec()
-                if outcome is None:
-                    return
-                record = outcome
-            else:
-                async with self._runs:
-                    start = utcnow()  # skew and deadline count the wait for a free run slot
-                    self.metrics.in_flight.inc()
-                    try:
-                        record = await self.http_runner.run(
-                            Run(entry, spec, due, trigger, rid, trigger_value, start)
-                        )
-                    finally:
-                        self.metrics.in_flight.dec()
-        except asyncio.CancelledError:
-            if rid not in entry.replaced:
-                raise
-            entry.replaced.discard(rid)
-            ref = entry.objects.pop(rid, None)
-            if ref is not None:
-                await self.workflow_runner.delete_replaced(entry, ref)
-            finish = utcnow()
-            record = RunRecord(
-                id=rid,
-                scheduled_time=due,
-                start_time=start,
-                finish_time=finish,
-                duration_ms=int((finish - start).total_seconds() * 1000),
-                result=RunResult.Cancelled,
-                trigger=trigger,
-                error="cancelled: replaced by a newer run (concurrencyPolicy Replace)",
-                object=plain(ref) if ref is not None else None,
-            )
-        if missed and missed_from is not None and record.error is None:
-            record.error = f"catch-up run; {missed} earlier run(s) missed from {runs.rfc3339(missed_from)}"
-        # Bookkeeping yields to sending: runs due at the same instant all go out before the
-        # first result is written (a write, its watch event and an Event cost more CPU than
-        # a send, and one event loop does all of it).
-        await asyncio.sleep(RESULT_DELAY)
-        await self._finish(entry, spec, record, trigger_value, missed)
+    # -- shard ownership (shard_leases.Listener) ------------------------------------------
+
+    def _in_shard(self, shard: int) -> list[Entry]:
+        return [entry for entry in list(self.book.values()) if entry.shard == shard]
+
+    def acquired(self, shard: int, fired_up_to: datetime | None) -> None:
+        self._held[shard] = fired_up_to
+        for entry in self._in_shard(shard):
+            self._spawn(self._learn(entry, fresh=True, fired_up_to=fired_up_to))
+            self._check_trigger(entry)
+
+    def lost(self, shard: int) -> None:
+        """Stop at once: queued runs are dropped (their tokens go stale); runs in flight
+        finish and their results are still written."""
+        self._held.pop(shard, None)
+        for entry in self._in_shard(shard):
+            entry.token += 1
+
+    async def releasing(self, shard: int, grace: float) -> datetime | None:
+        """Stop firing the shard, let its HTTP runs finish (up to `grace` seconds), stop
+        following its run objects (the next holder follows them from status.active), and
+        write every result; the last scheduled time fired comes back for the watermark."""
+        self.lost(shard)
+        entries = self._in_shard(shard)
+        tasks = [task for entry in entries for task in entry.running.values()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.results.flush([entry.key for entry in entries])
+        return max((e.last_fired for e in entries if e.last_fired is not None), default=None)
+
+    # -- for the checks beside the loop ---------------------------------------------------
 
     async def secret_values(
         self, namespace: str, target: HttpTarget, fresh: bool = False
     ) -> tuple[dict[str, str], bytes | None]:
         """The header values and signing key a run of `target` would send (secret_recheck.py)."""
-        return await self.http_runner.secret_values(namespace, target, fresh)
-
-    async def _finish(
-        self,
-        entry: Entry,
-        spec: CronJobSpecSpec,
-        record: RunRecord,
-        trigger_value: str | None,
-        missed: int,
-    ) -> None:
-        now = utcnow()
-        claimed_next: datetime | None = None
-        content, entry.run_problem = entry.run_problem, None
-        problem = content.problem if content is not None else None
-        listed = record.id in entry.listed
-        entry.listed.discard(record.id)
-
-        def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
-            """The result, and — one write instead of two — the claim of the next run."""
-            nonlocal claimed_next
-            status = obj.get("status") or {}
-            if listed and record.object is not None and not planning.is_active(status, record.object.name):
-                return None  # another follower of this run object recorded its result
-            patch = planning.record_patch(
-                status,
-                record,
-                # the spec as it is now: a pause (or a new historyLimit) that arrived while
-                # the run was in flight must not be undone by this run's result write
-                spec=entry.spec or spec,
-                generation=int(obj["metadata"].get("generation", 1)),
-                next_due=entry.next_due,
-                now=now,
-                missed=missed,
-                trigger_value=trigger_value,
-                problem=problem,
-            )
-            claimed_next = self._claim_along(entry, status, patch)
-            return patch
-
-        try:
-            written = await self.writer.write(entry, compute, "result")
-        except Gone:
-            return
-        except ApiError as error:
-            log.error("result of run %s of %s/%s not recorded: %s", record.id, *entry.key, error)
-            return
-        if written is None:
-            return
-        entry.secret_problem = problem if isinstance(content, SecretProblem) else None
-        self.metrics.runs.labels(result=str(record.result), trigger=str(record.trigger)).inc()
-        if record.finish_time is not None:
-            lag = (utcnow() - record.finish_time).total_seconds()
-            self.metrics.status_lag.observe(max(0.0, lag))
-        if record.duration_ms is not None:
-            self.metrics.run_duration.observe(record.duration_ms / 1000)
-        if claimed_next is not None:
-            entry.claimed_due = claimed_next
-        if record.object is not None:
-            self._spawn(self.workflow_runner.prune(entry, spec))
-        if record.result is RunResult.Succeeded:
-            self.events.post(entry.meta, "Normal", "RunSucceeded", _run_message(record))
-        else:
-            self.events.post(entry.meta, "Warning", f"Run{record.result}", _run_message(record))
-
-    # -- writes ---------------------------------------------------------------------
+        return await self.runs.http.secret_values(namespace, target, fresh)
 
     async def write_status(
         self,
@@ -686,14 +445,3 @@ def _describe_target(spec: CronJobSpecSpec) -> str:
         return f"{spec.workflow.template_ref.kind}/{spec.workflow.template_ref.name}"
     manifest = spec.workflow.manifest or {}
     return f"{manifest.get('kind', '?')} ({manifest.get('apiVersion', '?')})"
-
-
-def _run_message(record: RunRecord) -> str:
-    parts = [f"run {record.id} ({record.trigger})", str(record.result)]
-    if record.response_code is not None:
-        parts.append(f"HTTP {record.response_code}")
-    if record.duration_ms is not None:
-        parts.append(f"{record.duration_ms} ms")
-    if record.error:
-        parts.append(record.error)
-    return ": ".join(parts[:2]) + (", " + ", ".join(parts[2:]) if len(parts) > 2 else "")

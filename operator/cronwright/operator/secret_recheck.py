@@ -54,7 +54,7 @@ class SecretRecheck:
         await periodic.every(self.interval, self.check_once, "Secret re-check")
 
     async def check_once(self) -> None:
-        for entry in list(self.scheduler.book.values()):
+        for entry in self.scheduler.owned():
             if entry.secret_problem is not None and entry.spec is not None and not entry.deleted:
                 await self._check(entry, entry.secret_problem)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from cronwright.core import models
 from cronwright.core import schedule as schedule_math
-from cronwright.core.runs import TRIGGER_ANNOTATION, manual_run_id, parse_time
+from cronwright.core.runs import TRIGGER_ANNOTATION, manual_run_id, parse_time, run_id
 
 DIALECT_LABEL = "cronwright.io/dialect"
 UPDATED_ANNOTATION = "cronwright.io/updated-at"
@@ -55,32 +55,32 @@ def last_run_time(status: dict[str, Any]) -> datetime | None:
 
 
 def run_in_flight(obj: dict[str, Any], now: datetime) -> bool:
-    """Whether a run of this job is claimed or in flight right now, from its status alone.
+    """Whether a run of this job is due or in flight right now, from its status alone.
 
     - status.active lists run objects still going (workflow targets);
-    - the claim names a scheduled time that has come but has no result yet (the operator
-      claims the *next* time ahead of it, so a claim in the future is not a run);
+    - nextRunTime has come and has no result yet (the operator writes the *next* time with
+      each result, so while nextRunTime is in the past and newer than lastScheduleTime the
+      run it names has fired and is in flight, or its result is on its way);
     - a manual trigger (recorded in lastTrigger, or still only asked for in the annotation)
       whose run has no result yet.
-    A suspended job's scheduled claim never fires, so it does not count.
+    A suspended job's next run never fires, so it does not count.
     """
     status = obj.get("status") or {}
     if status.get("active"):
         return True
     finished = {run.get("id") for run in status.get("history") or []}
     finished.add((status.get("lastRun") or {}).get("id"))
-    claim = status.get("claim") or {}
-    claimed = parse_time(claim.get("scheduledTime"))
+    uid = obj["metadata"]["uid"]
+    due = parse_time(status.get("nextRunTime"))
     last_scheduled = parse_time(status.get("lastScheduleTime"))
     if (
-        claimed is not None
+        due is not None
         and not obj["spec"].get("suspend")
-        and claimed <= now
-        and (last_scheduled is None or claimed > last_scheduled)
-        and claim.get("runId") not in finished
+        and due <= now
+        and (last_scheduled is None or due > last_scheduled)
+        and run_id(uid, due) not in finished
     ):
         return True
-    uid = obj["metadata"]["uid"]
     asked = (obj["metadata"].get("annotations") or {}).get(TRIGGER_ANNOTATION)
     if asked and asked != status.get("lastTrigger") and manual_run_id(uid, asked) not in finished:
         return True  # asked for, not yet picked up by the operator
