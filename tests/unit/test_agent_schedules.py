@@ -105,6 +105,7 @@ def test_webhook_callbacks_post_to_the_url() -> None:
         ({"type": "cron", "cron_expression": "* * * * *", "delay_seconds": 5}, "delay_seconds"),
         ({"type": "once", "next_run": NOW, "cron_expression": "* * * * *"}, "cron_expression"),
         ({"type": "delayed", "delay_seconds": 5, "callback_id": "Not A Name"}, "callback_id"),
+        ({"type": "delayed", "delay_seconds": 5, "callback_id": "wf\n"}, "callback_id"),
         (
             {"type": "delayed", "delay_seconds": 5, "callback_type": "webhook", "callback_id": "ftp://x"},
             "callback_id",

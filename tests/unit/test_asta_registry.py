@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from cronwright.api.dialects import asta_registry as registry
 from cronwright.api.dialects.asta_registry import Registry, Reservation
+from cronwright.core.kube import AlreadyExists, ApiError, NotFound
 
 
 def test_ids_count_up_from_one_and_the_encoding_round_trips() -> None:
@@ -72,3 +77,56 @@ def test_allocated_ids_never_repeat(steps: list[str], floor: int) -> None:
             state = registry.without_reservation(state, name, held.job_id) or state
     assert len(handed_out) == len(set(handed_out)) and all(i >= floor for i in handed_out)
     assert all(r.job_id < state.next_id for r in state.names.values())
+
+
+def _not_found(kind: str, name: str) -> NotFound:
+    """The API server's 404: `kind` is "namespaces" when the namespace itself is missing."""
+    message = f'{kind} "{name}" not found'
+    details = {"name": name, "kind": kind}
+    return NotFound(404, {"reason": "NotFound", "code": 404, "message": message, "details": details})
+
+
+class RegistryServer:
+    """The registry ConfigMap's API server: the creates fail with `refusals`, in turn."""
+
+    def __init__(self, *refusals: ApiError) -> None:
+        self.refusals = list(refusals)
+        self.creates = 0
+
+    async def get(self, ref: Any) -> dict[str, Any]:
+        raise _not_found("configmaps", registry.REGISTRY_NAME)
+
+    async def create(self, ref: Any, body: dict[str, Any]) -> dict[str, Any]:
+        self.creates += 1
+        if self.refusals:
+            raise self.refusals.pop(0)
+        return body
+
+    async def replace(self, ref: Any, body: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("nothing to replace: the registry was never created")
+
+
+async def _nobody_alive(job_id: int, name: str) -> bool:
+    return False
+
+
+def _reserve(server: RegistryServer, monkeypatch: pytest.MonkeyPatch) -> int:
+    async def no_pause(attempt: int) -> None:
+        return None
+
+    monkeypatch.setattr(registry, "_pause", no_pause)
+    return asyncio.run(registry.Registries(server).reserve("team-a", "daily", _nobody_alive))  # type: ignore[arg-type]
+
+
+def test_a_lost_race_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = RegistryServer(AlreadyExists(409, {"reason": "AlreadyExists"}), _not_found("configmaps", "x"))
+    assert _reserve(server, monkeypatch) == 1 and server.creates == 3
+
+
+def test_a_missing_namespace_is_raised_at_once_not_retried_as_a_lost_race(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = RegistryServer(*[_not_found("namespaces", "team-a")] * registry.WRITE_ATTEMPTS)
+    with pytest.raises(NotFound) as raised:
+        _reserve(server, monkeypatch)
+    assert raised.value.body["details"]["kind"] == "namespaces" and server.creates == 1

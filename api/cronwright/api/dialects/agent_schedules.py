@@ -166,7 +166,7 @@ def check(fields: AgentScheduleFields) -> Problems:
     if fields.type == "cron" and fields.cron_expression is not None:
         cron = {"cron": fields.cron_expression}
         problems.merge(validation.schedule(cron, {}, other="cron_expression"))
-    if fields.callback_type == "workflow" and not TEMPLATE_NAME.match(fields.callback_id):
+    if fields.callback_type == "workflow" and not TEMPLATE_NAME.fullmatch(fields.callback_id):
         problems.add(
             "callback_id", "Must be a workflow template name (lowercase letters, digits, '-' and '.')"
         )

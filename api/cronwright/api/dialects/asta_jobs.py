@@ -79,7 +79,7 @@ def resource_name(job_id: int) -> str:
 
 
 def id_of(obj: dict[str, Any]) -> int | None:
-    match = RESOURCE_NAME.match(obj["metadata"]["name"])
+    match = RESOURCE_NAME.fullmatch(obj["metadata"]["name"])
     return int(match.group(1)) if match else None
 
 

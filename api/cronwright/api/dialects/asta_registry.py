@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cronwright.api.errors import missing_namespace
 from cronwright.core.kube import Conflict, Kube, NotFound, refs
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ REGISTRY_NAME = "cronwright-asta-registry"
 GRACE_SECONDS = 30.0
 #: Concurrent creates queue on one object; each round lets one writer through.
 WRITE_ATTEMPTS = 200
-#: Someone wrote the registry in between, or deleted it: read again and redo.
+#: Someone wrote the registry in between, or deleted it: read again and redo. A NotFound
+#: naming the namespace is no race (`_raise_unless_lost_race`).
 LOST_RACE = (NotFound, Conflict)
 
 
@@ -179,7 +181,8 @@ class Registries:
             updated = with_reservation(registry, name, job_id, floor, now)
             try:
                 await self._write(namespace, updated)
-            except LOST_RACE:
+            except LOST_RACE as error:
+                _raise_unless_lost_race(error)
                 await _pause(attempt)
                 continue
             return updated.names[name].job_id
@@ -196,10 +199,19 @@ class Registries:
                 try:
                     await self._write(namespace, updated)
                     return
-                except LOST_RACE:
+                except LOST_RACE as error:
+                    _raise_unless_lost_race(error)
                     await _pause(attempt)
         except Exception as error:  # best effort, see the docstring
             log.warning("could not release an asta name in %s: %s", namespace, error)
+
+
+def _raise_unless_lost_race(error: NotFound | Conflict) -> None:
+    """Re-raise a 404 saying the tenant namespace itself does not exist (a key bound to a
+    namespace nobody created, or one deleted since): no retry brings it back, and the
+    facade's error handler answers it with a 403 naming the namespace."""
+    if missing_namespace(error) is not None:
+        raise error
 
 
 async def _pause(attempt: int) -> None:

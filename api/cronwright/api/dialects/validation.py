@@ -38,6 +38,8 @@ from cronwright.core import models
 from cronwright.core import schedule as schedule_math
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Whole-value checks use `fullmatch`: with `re.match`, a pattern's `$` also matches before
+#: a trailing newline, so `"X-A\n"` would pass for a header name.
 HEADER_VALUE = re.compile(r"^(?:[\x21-\x7e](?:[ \x21-\x7e]*[\x21-\x7e])?)?$")
 MAX_URL_LENGTH = models.MAX_URL_LENGTH
 MAX_HEADERS = 64
@@ -110,7 +112,7 @@ def url(value: str) -> list[str]:
         return [f"At most {MAX_URL_LENGTH} characters"]
     if CONTROL.search(value) or any(c.isspace() for c in value):
         return ["Must not contain spaces or control characters"]
-    if not re.match(models.URL, value):
+    if not re.fullmatch(models.URL, value):
         return ["Must be an absolute http:// or https:// URL"]
     try:
         parsed = httpx.URL(value)
@@ -134,11 +136,11 @@ def headers(given: Mapping[str, str]) -> list[str]:
     seen: set[str] = set()
     for name, value in given.items():
         shown = repr(name[:64])
-        if len(name) > models.MAX_HEADER_NAME_LENGTH or not re.match(models.HEADER_NAME, name):
+        if len(name) > models.MAX_HEADER_NAME_LENGTH or not re.fullmatch(models.HEADER_NAME, name):
             problems.append(f"Invalid header name {shown}: letters, digits and !#$%&'*+-.^_`|~ only")
         elif name.lower() in seen:
             problems.append(f"Header {shown} is given twice (names are case-insensitive)")
-        elif not HEADER_VALUE.match(value):
+        elif not HEADER_VALUE.fullmatch(value):
             problems.append(
                 f"Invalid value of header {shown}: printable ASCII without control characters"
                 " or leading and trailing spaces"
