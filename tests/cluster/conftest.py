@@ -29,9 +29,9 @@ def start_operator(
     started: list[OperatorProcess] = []
 
     def start(
-        instance: str = "op-1", claim_ahead: float = 2.0, extra: tuple[str, ...] = ()
+        instance: str = "op-1", lease_seconds: int = 6, extra: tuple[str, ...] = ()
     ) -> OperatorProcess:
-        process = OperatorProcess(cluster.kubeconfig, namespace, tmp_path, instance, claim_ahead, extra)
+        process = OperatorProcess(cluster.kubeconfig, namespace, tmp_path, instance, lease_seconds, extra)
         started.append(process)
         return process.start()
 

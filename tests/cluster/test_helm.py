@@ -372,6 +372,7 @@ def test_default_rbac_grants_what_the_code_uses_and_nothing_more(
         (operator, "delete", "workflows.argoproj.io", tenant),
         (operator, "create", "leases.coordination.k8s.io", default_release),
         (operator, "update", "leases.coordination.k8s.io", default_release),
+        (operator, "list", "leases.coordination.k8s.io", default_release),
         (facade, "watch", "cronjobspecs.cronwright.io", None),
         (facade, "create", "cronjobspecs.cronwright.io", tenant),
         (facade, "patch", "cronjobspecs.cronwright.io", tenant),

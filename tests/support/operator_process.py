@@ -19,13 +19,13 @@ class OperatorProcess:
         namespace: str,
         log_dir: Path,
         instance: str = "op-1",
-        claim_ahead: float = 2.0,
+        lease_seconds: int = 6,
         extra: tuple[str, ...] = (),
     ) -> None:
         self.kubeconfig = kubeconfig
         self.namespace = namespace
         self.instance = instance
-        self.claim_ahead = claim_ahead
+        self.lease_seconds = lease_seconds
         self.extra = extra
         self.log = log_dir / f"operator-{instance}.log"
         self.port = 0
@@ -44,7 +44,8 @@ class OperatorProcess:
             f"--lease-namespace={self.namespace}",
             f"--instance={self.instance}",
             f"--port={self.port}",
-            f"--claim-ahead={self.claim_ahead}",
+            # Shorter than the default 15 s, so takeovers after a kill fit in a test.
+            f"--shard-lease-seconds={self.lease_seconds}",
             "--log-format=text",
             *self.extra,
         ]

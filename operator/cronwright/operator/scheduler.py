@@ -197,6 +197,7 @@ class Scheduler:
             plan = self._plan(entry, parsed, now, fired_up_to)
             entry.next_due, phase = plan.next_due, plan.phase
         elif parsed.schedule != old_spec.schedule or parsed.suspend != old_spec.suspend:
+            entry.backlog.clear()
             entry.next_due = (
                 None if parsed.suspend else schedule_math.next_fire_after(parsed.schedule, now, entry.created)
             )
@@ -223,6 +224,7 @@ class Scheduler:
         """Where a (re)learned resource resumes. After a takeover: what the former holder
         may have fired unrecorded is recorded Unknown, and what came due after its
         watermark fires now, late, each time once (the backlog)."""
+        entry.backlog.clear()
         status = entry.status
         fired = max((t for t in (fired_up_to, entry.last_fired) if t is not None), default=None)
         unknown, more = planning.unknown_times(spec, status, entry.created, fired, entry.last_fired)
