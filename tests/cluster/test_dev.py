@@ -154,11 +154,14 @@ def test_ctrl_c_stops_everything_in_seconds_and_a_restart_keeps_cluster_key_and_
         assert created.status_code == 201, created.text
         job = created.json()["job_id"]
         ports = json.loads((state / "ports.json").read_text())
+        page = httpx.get(f"{info['api_url']}/ui", timeout=10)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"], page.text
     finally:
         seconds = first.ctrl_c()
     print(f"Ctrl-C of cronwright dev: every process gone after {seconds:.2f} s")
     assert seconds < CTRL_C_SECONDS, f"Ctrl-C took {seconds:.2f} s"
     assert first.process is not None and first.process.returncode == 0, first.output
+    assert f"dashboard:  {info['api_url']}/ui " in first.output, "the banner says where the dashboard is"
     assert not (state / "dev.json").exists()
 
     second = DevProcess(state=state, cwd=ROOT).start()

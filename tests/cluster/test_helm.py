@@ -297,6 +297,12 @@ def test_default_install_is_accepted_by_the_api_server(
         assert expected in names
     cluster.kubectl_run("get", "clusterrole", f"cw-cronwright-operator-{default_release}")
     cluster.kubectl_run("get", "crd", "cronjobspecs.cronwright.io")
+    notes = helm.run("get", "notes", "cw", "-n", default_release).stdout
+    assert "port-forward svc/cw-cronwright-api 8000:" in notes
+    assert (
+        "Dashboard (sign in with an API key): http://127.0.0.1:8000/ui while the port-forward runs" in notes
+    )
+    assert "://" not in notes.split("/ui", 1)[1], "no ingress address without an ingress"
 
 
 def test_all_features_pass_server_side_dry_run_and_install(
@@ -330,6 +336,10 @@ def test_all_features_pass_server_side_dry_run_and_install(
         f"secret/cronwright-apikey-{values['bootstrapApiKey']['keyId']}",
     ):
         cluster.kubectl_run("get", name, "-n", namespace)
+    notes = helm.run("get", "notes", "cw", "-n", namespace).stdout
+    assert (
+        "http://127.0.0.1:8000/ui while the port-forward runs\n  or http://cronwright.localhost/ui\n" in notes
+    )
     operator = f"{namespace}:cw-cronwright-operator"
     facade = f"{namespace}:cw-cronwright-api"
     wait_for(lambda: can_i(cluster, operator, "get", "secrets", tenant) or None, 15, "RBAC to take effect")

@@ -107,6 +107,18 @@ def test_list_table(plugin: KubectlPlugin, jobs: str) -> None:
     assert rows["often"]["LAST RESULT"] == "-" and rows["often"]["SUCCESS"] == "-"
 
 
+def test_shared_flags_before_the_verb(plugin: KubectlPlugin, jobs: str) -> None:
+    """kubectl users put -n (and -o, --context, -A) anywhere: before the verb works too."""
+    assert [row["NAME"] for row in plugin.table("-n", jobs, "list")] == ["nightly", "often", "weekly"]
+    runs = json.loads(plugin.cronwright("-n", jobs, "-o", "json", "history", "nightly").stdout)["runs"]
+    assert [run["id"] for run in runs] == [record["id"] for record in HISTORY]
+    assert {(r["NAMESPACE"], r["NAME"]) for r in plugin.table("-A", "list")} >= {(jobs, "nightly")}
+    assert plugin.complete("-n", jobs, "") == ["list", "next", "history", "trigger", "suspend", "resume"]
+    assert plugin.complete("-n", jobs, "next", "") == ["nightly", "often", "weekly"]
+    misplaced = plugin.cronwright("-A", "next", "nightly", check=False)
+    assert misplaced.returncode == 2 and "applies to list only" in misplaced.stderr
+
+
 def test_list_json_and_yaml_agree_with_the_schedule_math(
     plugin: KubectlPlugin, jobs: str, cluster: Cluster
 ) -> None:

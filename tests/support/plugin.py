@@ -4,6 +4,7 @@ plugin on PATH (the virtualenv's bin folder, where pip put `kubectl-cronwright`)
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -34,6 +35,9 @@ class KubectlPlugin:
             "KUBECONFIG": str(kubeconfig or cluster.kubeconfig),
             "HOME": str(home),
             "TZ": LOCAL_ZONE,
+            # A PYTHONPATH given to the test run (a worktree's sources ahead of the editable
+            # install) reaches the plugin that kubectl starts, so it runs the code under test.
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
         }
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

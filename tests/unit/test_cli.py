@@ -1,4 +1,4 @@
-"""The command line's own checks of its flags (what needs no cluster)."""
+"""The command line's own checks of its flags, and the dev banner (what needs no cluster)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from cronwright.cli.dev import _print_running
+from cronwright.cli.devstate import DevState
 from cronwright.cli.main import main, parser
 
 
@@ -41,3 +43,19 @@ def test_an_unreachable_api_server_is_one_line_naming_it(tmp_path: Path) -> None
     with pytest.raises(SystemExit) as exited:
         main(["apikey", "list", "--kubeconfig", str(kubeconfig)])
     assert str(exited.value.code).startswith("cronwright: cannot reach the API server: ")
+
+
+def test_the_dev_banner_shows_where_the_dashboard_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    info = {
+        "kubeconfig": "/k",
+        "namespace": "default",
+        "metrics_url": "http://127.0.0.1:2/metrics",
+        "api_url": "http://127.0.0.1:3",
+        "api_key": "cwk_a_b",
+    }
+    _print_running(DevState(tmp_path), info, "settings.yaml", echo=True)
+    assert (
+        "  dashboard:  http://127.0.0.1:3/ui  (sign in with the API key below)\n" in capsys.readouterr().out
+    )

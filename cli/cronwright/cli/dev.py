@@ -219,6 +219,7 @@ the ports are kept for the next start (`make dev-reset` or --reset starts clean)
   kubeconfig: {info["kubeconfig"]}  (namespace {info["namespace"]})
   metrics:    {info["metrics_url"]}
   REST API:   {info["api_url"]}  (docs: {info["api_url"]}/docs)
+  dashboard:  {info["api_url"]}/ui  (sign in with the API key below)
   API key:    {info["api_key"]}
   state:      {state.root}  (dev.json, env; logs: operator.log, api.log)
   settings:   {config}

@@ -76,7 +76,10 @@ def candidates(
             options = lookup("namespaces" if flag == "--namespace" else "contexts", named)
         return _starting(options, current), NO_FILES
     if current.startswith("-"):
-        return _starting([*COMMON_FLAGS, *VERB_FLAGS.get(verb or "", ())], current), NO_FILES
+        # The shared flags go before or after the verb (`-n NS list`); before it, also -A,
+        # which the plugin accepts there for `list`.
+        extra = VERB_FLAGS.get(verb, ()) if verb else VERB_FLAGS["list"]
+        return _starting([*COMMON_FLAGS, *extra], current), NO_FILES
     if verb is None:
         return _starting(list(VERBS), current), NO_FILES
     if verb in plugin.NAMED_VERBS and len(positional) == 1:

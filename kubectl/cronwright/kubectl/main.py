@@ -52,7 +52,7 @@ class Target:
             raise Failure(
                 f"cannot read the kubeconfig {_kubeconfig_name(args.kubeconfig)}: {error}"
             ) from None
-        return cls(args.kubeconfig, args.context, namespace, getattr(args, "all_namespaces", False))
+        return cls(args.kubeconfig, args.context, namespace, args.all_namespaces)
 
     def run(self, call: Callable[[Kube], Awaitable[Any]]) -> Any:
         try:
@@ -170,23 +170,56 @@ def cmd_resume(args: argparse.Namespace, _: datetime) -> int:
     return _set_suspend(args, False)
 
 
+def _shared(top: bool) -> argparse.ArgumentParser:
+    """The flags every verb takes, which may also come before the verb (`-n NS list`), as
+    with kubectl. The top-level parser holds the defaults; the verbs' copies default to
+    SUPPRESS, so a flag not repeated after the verb keeps the value given before it (a
+    verb's parser writes every attribute it has a default for over the top-level ones)."""
+
+    def default(value: Any) -> Any:
+        return value if top else argparse.SUPPRESS
+
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
+        "-n", "--namespace", default=default(None), help="namespace (default: the context's, as kubectl)"
+    )
+    shared.add_argument(
+        "--context", default=default(None), help="kubeconfig context (default: the current one)"
+    )
+    shared.add_argument(
+        "--kubeconfig", default=default(None), help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
+    )
+    shared.add_argument(
+        "-o",
+        "--output",
+        choices=output.FORMATS,
+        default=default("table"),
+        help="output format (default: table)",
+    )
+    return shared
+
+
+ALL_NAMESPACES_HELP = "jobs of every namespace (list only)"
+
+
 def parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-n", "--namespace", help="namespace (default: the context's, as kubectl)")
-    common.add_argument("--context", help="kubeconfig context (default: the current one)")
-    common.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-    common.add_argument("-o", "--output", choices=output.FORMATS, default="table", help="output format")
+    common = _shared(top=False)
     root = argparse.ArgumentParser(
         prog="kubectl cronwright",
-        description="Look at and steer cronwright CronJobSpecs through the API server.",
+        parents=[_shared(top=True)],
+        description="Look at and steer cronwright CronJobSpecs through the API server. "
+        "The namespace, context, kubeconfig and output flags go before or after the verb.",
         epilog="Shell completion: put kubectl_complete-cronwright on PATH beside kubectl-cronwright "
         "(pip installs both) and use kubectl's own completion (`kubectl completion bash|zsh|fish`).",
     )
+    root.add_argument("-A", "--all-namespaces", action="store_true", help=ALL_NAMESPACES_HELP)
     verbs = root.add_subparsers(dest="verb", required=True, metavar="VERB")
     listing = verbs.add_parser(
         "list", parents=[common], help="jobs: schedule in words, next run, last result, success rate"
     )
-    listing.add_argument("-A", "--all-namespaces", action="store_true", help="jobs of every namespace")
+    listing.add_argument(
+        "-A", "--all-namespaces", action="store_true", default=argparse.SUPPRESS, help=ALL_NAMESPACES_HELP
+    )
     listing.set_defaults(func=cmd_list)
     upcoming = verbs.add_parser("next", parents=[common], help="the next fire times, marking DST changes")
     upcoming.add_argument("name")
@@ -207,6 +240,15 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, shared flags before or after the verb (the later one wins)."""
+    root = parser()
+    args = root.parse_args(argv)
+    if args.all_namespaces and args.verb != "list":
+        root.error(f"-A/--all-namespaces applies to list only, not to {args.verb}")
+    return args
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -218,7 +260,7 @@ def _count(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parse(argv)
     try:
         return args.func(args, datetime.now(UTC))
     except Failure as error:
