@@ -20,6 +20,7 @@ from cronwright.operator.planning import (
     record_patch,
     spec_problems,
     sync_patch,
+    takeover_backlog,
     unknown_times,
 )
 from tests.support.merge_patch import apply_merge_patch
@@ -345,3 +346,34 @@ def test_a_manual_run_id_is_known_from_the_trigger_value_alone() -> None:
         manual_run_id("v", "a"),
         run_id("u", T0, "a"),
     }
+
+
+@pytest.mark.parametrize(
+    ("last", "watermark", "now", "backlog"),
+    [
+        (None, 20, 45, [30, 40]),  # a takeover 25 s after the watermark: each time fires late
+        (30, 20, 45, [40]),  # after what is recorded, too
+        (None, 20, 25, []),  # nothing came due yet
+        (None, 20, 60, None),  # 40 s: longer than any takeover, so downtime (plan decides)
+    ],
+)
+def test_takeover_backlog_fires_what_came_due_during_a_handover_and_leaves_downtime_to_plan(
+    last: int | None, watermark: int, now: int, backlog: list[int] | None
+) -> None:
+    status = {} if last is None else {"lastScheduleTime": rfc3339(T0 + timedelta(seconds=last))}
+    result = takeover_backlog(
+        spec({"every": "10s"}),
+        status,
+        T0,
+        T0 + timedelta(seconds=watermark),
+        T0 + timedelta(seconds=now),
+        horizon=timedelta(seconds=30),
+    )
+    assert result == (None if backlog is None else [T0 + timedelta(seconds=b) for b in backlog])
+
+
+def test_takeover_backlog_beyond_the_cap_is_downtime() -> None:
+    every = spec({"every": "1s"})
+    horizon = timedelta(minutes=10)
+    assert takeover_backlog(every, {}, T0, T0, T0 + timedelta(seconds=5), horizon, cap=5) is not None
+    assert takeover_backlog(every, {}, T0, T0, T0 + timedelta(seconds=6), horizon, cap=5) is None

@@ -151,7 +151,10 @@ async def run(options: Options) -> None:
     )
     events = EventRecorder(kube, metrics, options.instance)
     settings = Settings(
-        instance=options.instance, max_concurrent_runs=options.max_concurrent_runs, version=VERSION
+        instance=options.instance,
+        max_concurrent_runs=options.max_concurrent_runs,
+        takeover_horizon=options.shards.takeover_horizon,
+        version=VERSION,
     )
     shards = ShardLeases(kube, options.lease_namespace, options.instance, options.shards, metrics)
     parts = Parts.on_kube(kube, http, shards, events, metrics, settings)

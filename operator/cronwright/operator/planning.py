@@ -233,12 +233,17 @@ def takeover_backlog(
     created: datetime,
     fired_up_to: datetime,
     now: datetime,
+    horizon: timedelta,
     cap: int = TAKEOVER_BACKLOG_CAP,
 ) -> list[datetime] | None:
     """Every scheduled time after the former holder's watermark (and after the last time
     recorded) up to now: a new holder fires each of them late, once, in order, so a
-    handover or a takeover loses nothing. None when there are more than `cap` — a long
-    outage, which `plan` judges as downtime (catch-up of the latest, the rest missed)."""
+    handover or a takeover loses nothing. Only when the shard changed hands within
+    `horizon` of the watermark (the longest a takeover takes: a lease duration and a few
+    renewals) and with at most `cap` times; otherwise None — that was downtime, which
+    `plan` judges (catch-up of the latest, the rest missed)."""
+    if now - fired_up_to > horizon:
+        return None
     after = max(t for t in (fired_up_to, parse_time(status.get("lastScheduleTime"))) if t is not None)
     times: list[datetime] = []
     for moment in schedule_math.iter_fire_times(spec.schedule, after, created):

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cronwright.core import runs
@@ -62,6 +62,9 @@ class Settings:
     instance: str
     max_concurrent_runs: int = 128  # = the HTTP client's connections (http_executor.make_client)
     max_concurrent_writes: int = 16  # = the API client's connections: more would only queue there
+    #: The longest a shard takes to change hands (shard_leases.ShardSettings): scheduled
+    #: times that came due after the former holder's watermark within it fire late.
+    takeover_horizon: float = 21.0
     version: str = VERSION
 
 
@@ -234,7 +237,8 @@ class Scheduler:
         overdue = plan.catch_up is not None or (plan.next_due is not None and plan.next_due <= now)
         if fired is None or not overdue:
             return plan
-        backlog = planning.takeover_backlog(spec, status, entry.created, fired, now)
+        horizon = timedelta(seconds=self.settings.takeover_horizon)
+        backlog = planning.takeover_backlog(spec, status, entry.created, fired, now, horizon)
         if not backlog:
             return plan
         entry.backlog = collections.deque(backlog[1:])

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from cronwright.core.kube import ApiError, Conflict, Kube, refs
+from cronwright.core.kube import ApiError, Conflict, refs
 from cronwright.core.runs import parse_time
 from cronwright.operator import sharding
 from cronwright.operator.leases import INSTANCE_ANNOTATION, INSTANCE_LABELS, lease_alive, micro
@@ -75,6 +75,12 @@ class ShardSettings:
         """Firing stops this long before another instance could take the shard."""
         return self.lease_seconds / 5
 
+    @property
+    def takeover_horizon(self) -> float:
+        """The longest a shard takes to change hands after its holder died: a whole lease
+        duration watched unchanged, plus the renewal rounds before and after."""
+        return self.lease_seconds + 3 * self.renew_every
+
     def problem(self) -> str | None:
         """What makes these settings unsafe or useless, naming the flag; None when fine."""
         if self.shards < 1:
@@ -90,6 +96,16 @@ class Verdict(enum.Enum):
     FIRE = "fire"
     WAIT = "wait"  # held, but the watermark written does not reach the run yet
     NOT_MINE = "not mine"
+
+
+class LeaseApi(Protocol):
+    """The Kubernetes calls the shard Leases make (core.kube.Kube; a fake in unit tests)."""
+
+    async def get(self, target: refs.Ref, params: dict[str, Any] | None = None) -> Any: ...
+
+    async def create(self, target: refs.Ref, body: dict[str, Any]) -> Any: ...
+
+    async def replace(self, target: refs.Ref, body: dict[str, Any]) -> Any: ...
 
 
 class Listener(Protocol):
@@ -119,7 +135,7 @@ class Held:
 class ShardLeases:
     def __init__(
         self,
-        kube: Kube,
+        kube: LeaseApi,
         namespace: str,
         instance: str,
         settings: ShardSettings,
@@ -182,7 +198,7 @@ class ShardLeases:
         wall = self._wall()
         live = [
             (lease["metadata"].get("annotations") or {}).get(INSTANCE_ANNOTATION, "")
-            for lease in instances
+            for lease in instances.values()
             if lease_alive(lease, wall)
         ]
         by_shard = {int(name.rsplit("-", 1)[1]): lease for name, lease in leases.items() if _is_shard(name)}
