@@ -10,7 +10,7 @@ Everything is real and on 127.0.0.1: a throwaway etcd + kube-apiserver (``Contro
 the operator as its own process (``cronwright operator``), and a receiver that the
 CronJobSpecs call. Skew is measured where a user would see it — arrival at the receiver
 minus the run's ``X-Cronwright-Scheduled-Time`` — so it includes the operator's loop, the
-claim-before-fire protocol, the HTTP client and loopback, not just the operator's own
+shard fencing, the HTTP client and loopback, not just the operator's own
 idea of when it started a run (that one, ``cronwright_fire_skew_seconds``, is printed
 next to it as a cross-check).
 
@@ -62,8 +62,8 @@ STEADY_GRACE = 15.0
 """Seconds after the window during which late arrivals of in-window runs still count."""
 STATUS_POLL = 0.5
 """LIST interval while waiting for a burst's results to reach status (the resolution of that figure)."""
-CLAIM_AHEAD = 5.0
-"""The operator's default --claim-ahead: claims start this long before a run is due."""
+READY_AHEAD = 5.0
+"""A burst's resources should all be planned (Active) this long before T0."""
 
 # Targets the figures are compared with, by (shape, count).
 SKEW_P99_TARGET_MS = {1000: 25.0, 10000: 50.0}
@@ -737,7 +737,7 @@ class Bench:
     ) -> list[float]:
         """Compare received runs with expected ones; returns the skews (ms) of first arrivals.
 
-        A run id seen twice is a duplicate delivery: a bug in claim-before-fire, counted
+        A run id seen twice is a duplicate delivery: a bug in the shard fencing, counted
         over every record, not only the window's.
         """
         by_run_id = Counter(r[3] for r in records)
@@ -909,9 +909,9 @@ class Bench:
     async def burst(self) -> None:
         """N one-shot resources all due at T0 (``at``); how fast does the operator drain them?
 
-        T0 leaves time to create everything, for the operator to learn it, and for its
-        claims (made --claim-ahead = 5 s before T0). Whether the claims were in place at T0
-        is printed: a burst that has to claim after T0 is a different (slower) story.
+        T0 leaves time to create everything and for the operator to learn and plan it
+        (nextRunTime = T0 in status). How many were planned 1 s before T0 is printed: a
+        burst still being learned at T0 is a different (slower) story.
         """
         n = self.count
         lead = self.args.lead if self.args.lead is not None else 20 + n / 100
@@ -920,24 +920,24 @@ class Bench:
         say(f"creating {n:,} resources, all due at {at} (in {t0 - time.time():.0f} s)")
         ok, ready = await self.create_and_activate((self.body(i, {"at": at}) for i in range(n)), t0 - 1, 1.0)
         active = time.time()
-        if not ok or active > t0 - CLAIM_AHEAD:
+        if not ok or active > t0 - READY_AHEAD:
             self.report.findings.append(
-                f"resources were not all Active {CLAIM_AHEAD:.0f} s before T0 ({ready:,} Active, "
+                f"resources were not all Active {READY_AHEAD:.0f} s before T0 ({ready:,} Active, "
                 f"{t0 - active:.1f} s before T0): raise --lead"
             )
-        await self.sleep_until(t0 - CLAIM_AHEAD - 1)
+        await self.sleep_until(t0 - READY_AHEAD - 1)
         self.report.load.append(f"before the burst: {load_average()}")
         before = await self.metrics()
         sampler = Sampler(self.h.pids()).start()
         spy = self.start_profile(45.0)
         await self.sleep_until(t0 - 1)
-        claimed = sum(
+        planned = sum(
             1
             for item in await self.items()
-            if parse_epoch(((item.get("status") or {}).get("claim") or {}).get("scheduledTime")) == t0
+            if parse_epoch((item.get("status") or {}).get("nextRunTime")) == t0
         )
-        self.report.add("claims in place 1 s before T0", f"{claimed:,} / {n:,}")
-        say(f"{claimed:,} claimed at T0-1 s; waiting for the burst")
+        self.report.add("planned for T0 (nextRunTime) 1 s before T0", f"{planned:,} / {n:,}")
+        say(f"{planned:,} planned at T0-1 s; waiting for the burst")
 
         # Until every run reached the receiver — or finished anyway (a run that failed
         # before sending never arrives): the operator's run counter says so.
@@ -1033,7 +1033,7 @@ INTRO = """# Benchmarks
 How fast `cronwright operator` fires runs, measured end to end on a real control plane
 (etcd + kube-apiserver on 127.0.0.1, the operator as its own process, a loopback HTTP
 receiver as every CronJobSpec's target). Skew is arrival at the receiver minus the run's
-`X-Cronwright-Scheduled-Time`, so it includes the claim-before-fire protocol, the
+`X-Cronwright-Scheduled-Time`, so it includes the shard fencing, the
 scheduler loop, the HTTP client and loopback.
 
 - **steady**: N resources with 6-field cron `"<i % 60> * * * * *"` (N/60 due each second,
