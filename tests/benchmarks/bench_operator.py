@@ -981,7 +981,7 @@ class Bench:
             f"T0 → every status shows the result (LIST every {STATUS_POLL} s)",
             f"{status_done - t0:.1f} s" if ok else f"{done:,} of {n:,} after {status_done - t0:.0f} s",
         )
-        self.add_operator_figures(sampler, before, after, status_done - (t0 - CLAIM_AHEAD - 1), None)
+        self.add_operator_figures(sampler, before, after, status_done - (t0 - READY_AHEAD - 1), None)
         await self.explain_missing(in_burst)
 
 
