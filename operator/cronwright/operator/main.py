@@ -144,8 +144,11 @@ def build_registry(
 async def run(options: Options) -> None:
     credentials = load_credentials(options.kubeconfig)
     kube = Kube(credentials, max_connections=16, component="cronwright-operator")
+    # Leases get connections of their own: a renewal queued behind a burst of status
+    # writes would hold back the watermark, and with it every run of the shard.
+    lease_kube = Kube(credentials, max_connections=4, component="cronwright-operator-leases")
     metrics = Metrics()
-    lease = InstanceLease(kube, options.lease_namespace, options.instance)
+    lease = InstanceLease(lease_kube, options.lease_namespace, options.instance)
     http = http_executor.make_client(
         max_connections=options.max_concurrent_runs, ssrf=ssrf.Policy.from_settings(options.config.ssrf)
     )
@@ -156,7 +159,7 @@ async def run(options: Options) -> None:
         takeover_horizon=options.shards.takeover_horizon,
         version=VERSION,
     )
-    shards = ShardLeases(kube, options.lease_namespace, options.instance, options.shards, metrics)
+    shards = ShardLeases(lease_kube, options.lease_namespace, options.instance, options.shards, metrics)
     parts = Parts.on_kube(kube, http, shards, events, metrics, settings)
     scheduler = Scheduler(parts, settings)
     shards.listener = scheduler
@@ -218,6 +221,7 @@ async def run(options: Options) -> None:
         await farewell(events, lease)
         await http.aclose()
         await kube.close()
+        await lease_kube.close()
         await runner.cleanup()
 
 
