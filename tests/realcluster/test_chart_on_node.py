@@ -8,9 +8,11 @@ The first in-cluster run of the chart found a bug no other test could: every pod
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ import pytest
 from cronwright.cli.dev_cluster import RELEASE, SYSTEM, api_key, forward_facade, install_chart
 from cronwright.core.controlplane.images import Image
 from cronwright.core.controlplane.node import Node
+from cronwright.core.runs import parse_time
 from tests.support.kubectl import wait_for
 from tests.support.real_cluster import apply, busybox_pod, receiver_in
 from tests.support.receiver import Receiver
@@ -241,28 +244,64 @@ def test_admission_webhook_through_its_service_refuses_a_bad_cron(installed: Ins
     assert installed.node.kubectl("get", "cronjobspec", "bad-cron", "-n", TENANT, check=False).returncode != 0
 
 
-def test_no_scheduled_time_fires_twice_across_pod_delete_and_rollout_restart(
+def shard_holders(node: Node) -> dict[str, int]:
+    """How many shard Leases each operator pod holds."""
+    leases = node.kubectl_json("get", "leases", "-n", SYSTEM, "-l", "app.kubernetes.io/component=shard")
+    return dict(Counter(lease["spec"].get("holderIdentity") or "" for lease in leases["items"]))
+
+
+def test_two_replicas_divide_the_shards_and_a_rollout_loses_and_doubles_nothing(
     installed: Installed, receiver: Receiver
 ) -> None:
     node = installed.node
-    name = f"tick-{uuid.uuid4().hex[:6]}"
+    names = [f"tick-{uuid.uuid4().hex[:6]}" for _ in range(8)]
     apply(
         node,
         TENANT,
-        cronjobspec(name, {"schedule": {"cron": "* * * * * *"}, "http": {"url": receiver.url("/tick")}}),
+        *[
+            cronjobspec(
+                name,
+                {
+                    "schedule": {"cron": "* * * * * *"},
+                    "http": {"url": receiver.url(f"/{name}")},
+                    "historyLimit": 100,
+                },
+            )
+            for name in names
+        ],
     )
-    wait_for(lambda: len(receiver.at("/tick")) >= 3, 60, "runs every second")
+    wait_for(lambda: all(len(receiver.at(f"/{n}")) >= 3 for n in names), 60, "runs every second")
+    operators = sorted(p["metadata"]["name"] for p in pods(node, "operator") if ready(p))
+    assert shard_holders(node) == dict.fromkeys(operators, 16), "two replicas, 16 shards each"
 
-    victim = next(p["metadata"]["name"] for p in pods(node, "operator"))
+    victim = operators[0]
     node.kubectl("delete", "pod", victim, "-n", SYSTEM, "--wait=false")
     time.sleep(5)
     node.kubectl("rollout", "restart", f"deployment/{OPERATOR}", "-n", SYSTEM)
     node.kubectl("rollout", "status", f"deployment/{OPERATOR}", "-n", SYSTEM, "--timeout=180s", timeout=200)
-    before = len(receiver.at("/tick"))
-    wait_for(lambda: len(receiver.at("/tick")) >= before + 5, 60, "runs after the restart")
-    node.kubectl("delete", "cronjobspec", name, "-n", TENANT)
+    marks = {n: len(receiver.at(f"/{n}")) for n in names}
+    wait_for(
+        lambda: all(len(receiver.at(f"/{n}")) >= marks[n] + 5 for n in names), 60, "runs after the restart"
+    )
+    unknown = {n: recorded(node, n, "Unknown") for n in names}
+    node.kubectl("delete", "cronjobspec", *names, "-n", TENANT)
 
-    scheduled = [r.scheduled for r in receiver.at("/tick")]
-    repeated = sorted({t for t in scheduled if scheduled.count(t) > 1})
-    assert not repeated, f"scheduled times received twice: {repeated}"
-    assert all(scheduled), "every call carries its scheduled time"
+    for name in names:
+        scheduled = [r.scheduled for r in receiver.at(f"/{name}")]
+        assert all(scheduled), "every call carries its scheduled time"
+        repeated = sorted({t for t in scheduled if scheduled.count(t) > 1})
+        assert not repeated, f"{name}: scheduled times received twice: {repeated}"
+        seconds = sorted({epoch(t) for t in scheduled} | set(unknown[name]))
+        gaps = [b - a for a, b in itertools.pairwise(seconds)]
+        assert max(gaps) < 1.5, f"{name}: a scheduled time neither delivered nor recorded: {gaps}"
+        assert unknown[name] == [], f"{name}: graceful stops hand over, leaving nothing Unknown"
+
+
+def epoch(text: str) -> float:
+    moment = parse_time(text)
+    assert moment is not None, text
+    return moment.timestamp()
+
+
+def recorded(node: Node, name: str, result: str) -> list[float]:
+    return sorted(epoch(h["scheduledTime"]) for h in history(node, name) if h["result"] == result)
