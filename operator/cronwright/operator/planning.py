@@ -326,6 +326,29 @@ def conditions_for(
     return _condition(conditions, "Ready", ready, str(phase), message, generation, now)
 
 
+def is_invalid_for(status: dict[str, Any], generation: int, problem: Problem) -> bool:
+    """Does status already say Invalid for this problem of this generation? (Then the
+    operator writes nothing: it never answers its own watch events with writes.)"""
+    return (
+        status.get("phase") == Phase.Invalid
+        and status.get("observedGeneration") == generation
+        and any(
+            c.get("type") == "Valid" and c.get("message") == str(problem)
+            for c in status.get("conditions") or []
+        )
+    )
+
+
+def invalid_patch(status: dict[str, Any], generation: int, problem: Problem, now: datetime) -> dict[str, Any]:
+    """Phase Invalid, no next run, and a Valid=False condition naming the field."""
+    return {
+        "phase": str(Phase.Invalid),
+        "observedGeneration": generation,
+        "nextRunTime": None,
+        "conditions": conditions_for(status, generation, now, problem, Phase.Invalid),
+    }
+
+
 def sync_patch(
     status: dict[str, Any],
     *,

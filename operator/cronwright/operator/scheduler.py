@@ -265,28 +265,12 @@ class Scheduler:
 
     async def _mark_invalid(self, entry: Entry, problem: Problem) -> None:
         entry.spec, entry.problem, entry.next_due = None, problem, None
-        status = entry.status
-        already = (
-            status.get("phase") == Phase.Invalid
-            and status.get("observedGeneration") == entry.generation
-            and any(
-                c.get("type") == "Valid" and c.get("message") == str(problem)
-                for c in status.get("conditions") or []
-            )
-        )
-        if already:
+        if planning.is_invalid_for(entry.status, entry.generation, problem):
             return
 
         def compute(obj: dict[str, Any]) -> dict[str, Any] | None:
-            status = obj.get("status") or {}
-            return {
-                "phase": str(Phase.Invalid),
-                "observedGeneration": int(obj["metadata"].get("generation", 1)),
-                "nextRunTime": None,
-                "conditions": planning.conditions_for(
-                    status, entry.generation, utcnow(), problem, Phase.Invalid
-                ),
-            }
+            generation = int(obj["metadata"].get("generation", 1))
+            return planning.invalid_patch(obj.get("status") or {}, generation, problem, utcnow())
 
         with contextlib.suppress(Gone):
             await self.writer.write(entry, compute, "invalid")
