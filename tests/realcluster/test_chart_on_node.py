@@ -81,6 +81,29 @@ def cronjobspec(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {**APP, "metadata": {"name": name}, "spec": spec}
 
 
+def job_target(command: str) -> dict[str, Any]:
+    """A workflow target: per run the operator creates a batch/v1 Job running `command` once
+    in the test busybox image."""
+    manifest = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "spec": {"backoffLimit": 0, "template": {"spec": busybox_pod("x", command)["spec"]}},
+    }
+    return {"workflow": {"manifest": manifest}}
+
+
+def run_jobs(node: Node, name: str, namespace: str = TENANT) -> list[dict[str, Any]]:
+    """The Jobs the operator created for the runs of CronJobSpec `name`."""
+    selector = f"cronwright.io/cronjobspec={name}"
+    return node.kubectl_json("get", "jobs", "-n", namespace, "-l", selector)["items"]
+
+
+def job_pods(node: Node, job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pods the Job controller created for `job`."""
+    selector = f"batch.kubernetes.io/controller-uid={job['metadata']['uid']}"
+    return node.kubectl_json("get", "pods", "-n", job["metadata"]["namespace"], "-l", selector)["items"]
+
+
 def history(node: Node, name: str, namespace: str = TENANT) -> list[dict[str, Any]]:
     status = node.kubectl_json("get", "cronjobspec", name, "-n", namespace).get("status") or {}
     return status.get("history") or []
@@ -136,12 +159,7 @@ def test_a_job_made_through_the_facade_service_fires_and_shows_its_executions(
 def test_a_job_target_runs_to_complete_and_its_result_lands_in_history(installed: Installed) -> None:
     node = installed.node
     name = f"job-{uuid.uuid4().hex[:6]}"
-    manifest = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "spec": {"backoffLimit": 0, "template": {"spec": busybox_pod("x", "echo done")["spec"]}},
-    }
-    apply(node, TENANT, cronjobspec(name, {"schedule": {"every": "20s"}, "workflow": {"manifest": manifest}}))
+    apply(node, TENANT, cronjobspec(name, {"schedule": {"every": "20s"}, **job_target("echo done")}))
     node.kubectl("annotate", "-n", TENANT, f"cronjobspec/{name}", f"cronwright.io/trigger={time.time()}")
 
     record = wait_for(
@@ -150,7 +168,7 @@ def test_a_job_target_runs_to_complete_and_its_result_lands_in_history(installed
         "a finished run in status.history",
     )
     assert record["result"] == "Succeeded", record
-    jobs = node.kubectl_json("get", "jobs", "-n", TENANT, "-l", f"cronwright.io/cronjobspec={name}")["items"]
+    jobs = run_jobs(node, name)
     complete = [j for j in jobs if any(c["type"] == "Complete" for c in j["status"].get("conditions", []))]
     assert complete, "the Job controller ran the Job to Complete"
     owner = complete[0]["metadata"]["ownerReferences"][0]
@@ -159,9 +177,13 @@ def test_a_job_target_runs_to_complete_and_its_result_lands_in_history(installed
 
 
 def test_deleting_a_cronjobspec_collects_its_run_objects_and_header_secret(installed: Installed) -> None:
+    """cronwright has no finalizer: what goes with a CronJobSpec is found by the real garbage
+    collector (kube-controller-manager) through the owner references the product wrote —
+    the operator on the Job of a workflow run, the facade on the Secret of credential headers
+    (an http target's; a spec has one target, so two specs, deleted by one kubectl call)."""
     node = installed.node
     with installed.facade() as facade:
-        job = facade.post(
+        created = facade.post(
             "/v1/cron-jobs",
             json={
                 "endpoint_url": "http://127.0.0.1:9/never",
@@ -171,25 +193,31 @@ def test_deleting_a_cronjobspec_collects_its_run_objects_and_header_secret(insta
                 "method": "POST",
                 "headers": {"Authorization": "Bearer s3cret"},
             },
-        ).json()
+        )
+        assert created.status_code == 201, created.text
+    job_id = created.json()["id"]
     specs = node.kubectl_json("get", "cronjobspecs", "-n", TENANT)["items"]
-    spec = next(s for s in specs if "crn_" + s["metadata"]["uid"].replace("-", "") == job["id"])
-    name, uid = spec["metadata"]["name"], spec["metadata"]["uid"]
-    secret = f"{name}-headers"
-    assert node.kubectl("get", "secret", secret, "-n", TENANT, check=False).returncode == 0
-    # a run object owned by the resource, as the operator makes one per workflow run
-    owner = {"apiVersion": APP["apiVersion"], "kind": "CronJobSpec", "name": name, "uid": uid}
-    run = busybox_pod(f"{name}-run", "sleep 300")
-    run["metadata"]["ownerReferences"] = [owner]
-    apply(node, TENANT, run)
+    http_spec = next(s for s in specs if "crn_" + s["metadata"]["uid"].replace("-", "") == job_id)
+    http_name = http_spec["metadata"]["name"]
+    secret = node.kubectl_json("get", "secret", f"{http_name}-headers", "-n", TENANT)
+    assert [o["uid"] for o in secret["metadata"]["ownerReferences"]] == [http_spec["metadata"]["uid"]]
 
-    node.kubectl("delete", "cronjobspec", name, "-n", TENANT)
+    name = f"gc-{uuid.uuid4().hex[:6]}"
+    apply(node, TENANT, cronjobspec(name, {"schedule": {"delaySeconds": 2}, **job_target("echo done")}))
+    uid = node.kubectl_json("get", "cronjobspec", name, "-n", TENANT)["metadata"]["uid"]
+    (job,) = wait_for(lambda: run_jobs(node, name), 60, "the Job the operator creates for the run")
+    assert [(o["kind"], o["uid"]) for o in job["metadata"]["ownerReferences"]] == [("CronJobSpec", uid)]
+    wait_for(lambda: job_pods(node, job), 60, "the run Job's pod")
+
+    node.kubectl("delete", "cronjobspec", http_name, name, "-n", TENANT)
 
     def gone(kind: str, object_name: str) -> bool:
         return node.kubectl("get", kind, object_name, "-n", TENANT, check=False).returncode != 0
 
-    wait_for(lambda: gone("secret", secret), 60, "the header Secret collected")
-    wait_for(lambda: gone("pod", f"{name}-run"), 90, "the run object collected")
+    wait_for(lambda: gone("secret", f"{http_name}-headers"), 60, "the header Secret collected")
+    wait_for(lambda: gone("job", job["metadata"]["name"]), 60, "the run Job collected")
+    wait_for(lambda: not job_pods(node, job), 60, "the run Job's pods collected")
+    assert not run_jobs(node, name)
 
 
 def test_deleting_a_cronproject_with_kubectl_deletes_its_jobs(installed: Installed) -> None:
