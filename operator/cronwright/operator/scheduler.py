@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 FIRE = "fire"
 CATCH_UP = "catch-up"
 #: How soon a run is looked at again when its shard's watermark does not reach it yet.
-WAIT_FOR_WATERMARK = 0.05
+WAIT_FOR_WATERMARK = 0.2
 
 
 def utcnow() -> datetime:
