@@ -32,6 +32,7 @@ ALERTS = {
     "CronwrightStatusLagHigh",
     "CronwrightHeartbeatDown",
     "CronwrightNoOperator",
+    "CronwrightShardsUnheld",
 }
 #: Grafana's variables, given values that make each query plain PromQL for the parser.
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$job": "r-cronwright-operator"}
