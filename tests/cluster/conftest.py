@@ -28,8 +28,14 @@ def start_operator(
     """Start `cronwright operator` processes watching the test's namespace only."""
     started: list[OperatorProcess] = []
 
-    def start(instance: str = "op-1", lease_seconds: int = 6, extra: tuple[str, ...] = ()) -> OperatorProcess:
-        process = OperatorProcess(cluster.kubeconfig, namespace, tmp_path, instance, lease_seconds, extra)
+    def start(
+        instance: str = "op-1",
+        lease_seconds: int = 6,
+        extra: tuple[str, ...] = (),
+        kubeconfig: Path | None = None,
+    ) -> OperatorProcess:
+        config = kubeconfig or cluster.kubeconfig
+        process = OperatorProcess(config, namespace, tmp_path, instance, lease_seconds, extra)
         started.append(process)
         return process.start()
 

@@ -8,12 +8,14 @@ import json
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cronwright.core.runs import parse_time
 from cronwright.operator.sharding import shard_of
 from tests.support.cluster import Cluster
 from tests.support.kubectl import apply, cronjobspec, events, get, status, wait_for
 from tests.support.receiver import Receiver
+from tests.support.relay import Relay
 
 
 def _duplicates(receiver: Receiver, path: str) -> list[str]:
@@ -202,6 +204,35 @@ def test_kill_9_of_one_of_two_leaves_unknown_records_and_fires_none_twice(
     marks = {n: len(receiver.at(f"/{n}")) for n in NAMES}
     wait_for(lambda: all(len(receiver.at(f"/{n}")) >= marks[n] + 3 for n in NAMES), 30, "runs after takeover")
     assert _no_time_twice_and_none_absent(cluster, namespace, receiver, NAMES) > 0
+
+
+def test_an_operator_that_cannot_renew_stops_firing_and_the_other_takes_over_once(
+    cluster: Cluster, namespace: str, receiver: Receiver, start_operator, tmp_path: Path
+) -> None:
+    """op-a reaches the API server through a relay the test cuts: it could still send runs
+    to the receiver, but can no longer renew its shard Leases. It must stop firing before
+    op-b may take its shards (6 s Leases; firing stops 1.2 s before), and op-b must fire
+    nothing twice."""
+    relay = Relay.in_front_of(cluster.kubeconfig)
+    names = NAMES[:4]
+    try:
+        a = start_operator(
+            instance="op-a", kubeconfig=relay.kubeconfig(cluster.kubeconfig, tmp_path / "relayed")
+        )
+        apply(cluster, namespace, *_every_second(receiver, names))
+        wait_for(lambda: all(len(receiver.at(f"/{n}")) >= 3 for n in names), 30, "runs from op-a")
+        start_operator(instance="op-b")
+        relay.cut()
+        time.sleep(6 - 1.2 + 0.5)  # op-a's last renewal came before the cut
+        fired = a.sample("cronwright_fire_skew_seconds_count")
+        wait_for(lambda: set(_holders(cluster, namespace).values()) == {"op-b"}, 30, "op-b takes every shard")
+        marks = {n: len(receiver.at(f"/{n}")) for n in names}
+        wait_for(lambda: all(len(receiver.at(f"/{n}")) >= marks[n] + 3 for n in names), 30, "op-b fires")
+        assert a.sample("cronwright_fire_skew_seconds_count") == fired, "op-a fired after it had to stop"
+        assert a.sample("cronwright_shards_held") == 0
+    finally:
+        relay.stop()
+    _no_time_twice_and_none_absent(cluster, namespace, receiver, names)
 
 
 def test_bad_content_is_isolated_and_reported(
