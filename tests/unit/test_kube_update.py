@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from cronwright.core.kube import Conflict, Forbidden, NotFound, Retry, Unavailable, Updated, update
-from tests.support.merge_patch import apply_merge_patch
+from cronwright.operator.planning import apply_merge_patch
 
 NO_WAIT = Retry(attempts=3, first=0.0)
 

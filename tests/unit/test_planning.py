@@ -13,6 +13,7 @@ from cronwright.core.models import CronJobSpecSpec, ObjectRef, RunRecord, RunRes
 from cronwright.core.runs import manual_run_id, rfc3339, run_id
 from cronwright.operator.planning import (
     Problem,
+    apply_merge_patch,
     merge_patch,
     mergeable,
     parse_spec,
@@ -23,7 +24,6 @@ from cronwright.operator.planning import (
     takeover_backlog,
     unknown_times,
 )
-from tests.support.merge_patch import apply_merge_patch
 
 T0 = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 

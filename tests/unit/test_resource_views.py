@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from cronwright.api.dialects import a1base, cronpulse, resource_views
 from cronwright.api.dialects.resource_views import merge_value, next_fire, replacing, run_in_flight, utc_text
 from cronwright.core.runs import TRIGGER_ANNOTATION, manual_run_id, run_id
-from tests.support.merge_patch import apply_merge_patch
+from cronwright.operator.planning import apply_merge_patch
 
 UID = "0b7e4a7c-1d2e-4f3a-9b8c-7d6e5f4a3b2c"
 NOW = datetime(2026, 3, 26, 10, 25, tzinfo=UTC)

@@ -27,8 +27,8 @@ from cronwright.core.runs import run_id
 from cronwright.operator import result_queue
 from cronwright.operator.book import Entry
 from cronwright.operator.metrics import Metrics
-from cronwright.operator.planning import record_patch
-from cronwright.operator.result_queue import ResultQueue, apply_merge_patch, compose
+from cronwright.operator.planning import apply_merge_patch, record_patch
+from cronwright.operator.result_queue import ResultQueue, compose
 from cronwright.operator.status_writer import Compute, Gone
 
 T0 = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)

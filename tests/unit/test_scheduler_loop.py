@@ -18,12 +18,12 @@ from cronwright.core.runs import parse_time, rfc3339
 from cronwright.core.schedule import iter_fire_times
 from cronwright.operator.book import Entry
 from cronwright.operator.metrics import Metrics
+from cronwright.operator.planning import apply_merge_patch
 from cronwright.operator.result_queue import ResultQueue
 from cronwright.operator.runners import Run
 from cronwright.operator.scheduler import Parts, Scheduler, Settings
 from cronwright.operator.shard_leases import Verdict
 from cronwright.operator.status_writer import Compute
-from tests.support.merge_patch import apply_merge_patch
 
 KEY = ("team", "job")
 

@@ -483,6 +483,20 @@ def merge_patch(old: Any, new: Any) -> Any:
     return patch
 
 
+def apply_merge_patch(target: Any, patch: Any) -> Any:
+    """`target` with the merge patch (RFC 7386) applied, as the API server does. Pure (a writer
+    may hand the same copy out again on Conflict); unpatched members are shared, not copied."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = apply_merge_patch(result.get(key), value)
+    return result
+
+
 def mergeable(value: Any) -> Any:
     """`value` without null object members, which a merge patch reads as "remove".
 

@@ -25,7 +25,7 @@ from typing import Any
 from cronwright.core.kube import ApiError
 from cronwright.operator.book import Entry
 from cronwright.operator.metrics import Metrics
-from cronwright.operator.planning import merge_patch
+from cronwright.operator.planning import apply_merge_patch, merge_patch
 from cronwright.operator.status_writer import Compute, Gone, Writer
 
 log = logging.getLogger(__name__)
@@ -39,20 +39,6 @@ RETRY_MESSAGE = "status of %s/%s: %d result(s) not written (%s); again in %g s"
 Key = tuple[str, str]
 #: Called after a result's write: did its compute produce a patch in the written attempt?
 Done = Callable[[bool], None]
-
-
-def apply_merge_patch(target: Any, patch: Any) -> Any:
-    """`target` with the merge patch (RFC 7386) applied, as the API server does. Pure (a writer
-    may hand the same copy out again on Conflict); unpatched members are shared, not copied."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge_patch(result.get(key), value)
-    return result
 
 
 class Composed:
