@@ -18,11 +18,13 @@ every connection go through it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpcore
 import httpx
@@ -185,22 +187,121 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over a pool whose connections all go through ``GuardedBackend``.
+#: httpcore's exceptions and the httpx classes they are reported as: the same table httpx's
+#: own transport uses (httpx/_transports/default.py), so callers see the errors they would
+#: see with httpx's transport. The most specific match wins (ConnectTimeout over
+#: TimeoutException; SsrfRefused, a ConnectError, becomes httpx.ConnectError).
+HTTPCORE_TO_HTTPX: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+)
 
-    httpx has no public way to hand its pool a network backend, so the pool it built is
-    replaced by an equal one that has it; tests/unit/test_ssrf.py fails if that stops
-    working with a new httpx."""
+
+def httpx_error(error: Exception) -> httpx.HTTPError | None:
+    """The httpx exception ``error`` from httpcore is reported as, or None if it is not one."""
+    mapped: type[httpx.HTTPError] | None = None
+    for source, target in HTTPCORE_TO_HTTPX:
+        if isinstance(error, source) and (mapped is None or issubclass(target, mapped)):
+            mapped = target
+    return None if mapped is None else mapped(str(error))
+
+
+@contextlib.contextmanager
+def _httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        mapped = httpx_error(error)
+        if mapped is None:
+            raise
+        raise mapped from error
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    """httpcore's response body as httpx's stream: its errors mapped, its close passed on
+    (which returns the connection to the pool, or closes it if the body was not read)."""
+
+    def __init__(self, body: AsyncIterable[bytes]) -> None:
+        self.body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _httpx_errors():
+            async for part in self.body:
+                yield part
+
+    async def aclose(self) -> None:
+        close = getattr(self.body, "aclose", None)
+        if close is not None:  # unmapped, as in httpx's own transport
+            await close()
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over an httpcore pool whose connections all go through
+    ``GuardedBackend``.
+
+    httpx's own transport gives no public way to choose the pool's network backend, so
+    this one owns the pool itself and does the little that httpx's does around it (map
+    the request, the response and the errors), with public API of both libraries only:
+    tests/unit/test_ssrf.py checks that no module reaches into a private attribute of
+    httpx or httpcore. No proxy (trust_env is off for the client anyway), HTTP/1.1 only.
+    """
 
     def __init__(self, backend: GuardedBackend, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
+        self.pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=backend,
         )
+
+    async def __aenter__(self) -> Self:
+        await self.pool.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        with _httpx_errors():
+            await self.pool.__aexit__(exc_type, exc_value, traceback)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        url = request.url
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _httpx_errors():
+            response = await self.pool.handle_async_request(core_request)
+        assert isinstance(response.stream, AsyncIterable)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
 
 
 def refused_by_guard(error: BaseException) -> SsrfRefused | None:
