@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cronwright.core.config import Config
-from cronwright.operator.http_executor import HttpRequestPlan, execute, make_client
+from cronwright.operator.http_executor import HttpRequestPlan, execute, make_client, make_transport
 from cronwright.operator.ssrf import (
     GuardedBackend,
     GuardedTransport,
@@ -311,13 +311,15 @@ def test_the_transport_streams_the_body_and_gives_the_connection_back_on_close()
                 async with client.stream("GET", url) as response:
                     received = [part async for part in response.aiter_raw()]
                 assert b"".join(received) == b"".join(parts) and len(received) > 1
-                [connection] = transport.pool.connections
+                [pool] = transport.pools
+                [connection] = pool.connections
                 assert connection.is_idle()
                 assert (await client.get(url)).content == b"".join(parts)
-                assert transport.pool.connections == [connection]  # reused
+                assert pool.connections == [connection]  # reused
                 async with client.stream("GET", url) as response:
                     assert response.status_code == 200  # closed unread
-                assert transport.pool.connections == []
+                assert pool.connections == []
+                assert transport.in_flight == [0]
         finally:
             await runner.cleanup()
 
@@ -342,3 +344,44 @@ def test_a_read_timeout_is_httpx_read_timeout() -> None:
             server.close()
 
     asyncio.run(scenario())
+
+
+def test_requests_go_to_their_origins_pool_while_it_has_room_then_to_the_freest() -> None:
+    transport = GuardedTransport(GuardedBackend(DEFAULT), httpx.Limits(max_connections=10), pools=4)
+    assert transport.capacity == [3, 3, 2, 2]
+    home = transport.choose(b"example.com", 443)
+    assert transport.choose(b"example.com", 443) == home  # the same origin, the same pool
+    transport.in_flight[home] = transport.capacity[home]
+    other = transport.choose(b"example.com", 443)
+    assert other != home and transport.in_flight[other] == 0
+    transport.in_flight = list(transport.capacity)
+    transport.in_flight[2] -= 1
+    assert transport.choose(b"example.com", 443) == 2  # the only free connection
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 5)), max_size=60), st.integers(1, 16))
+def test_no_request_waits_in_a_full_pool_while_a_connection_is_free(
+    steps: list[tuple[bool, int]], connections: int
+) -> None:
+    """Starting a request when fewer than max_connections are in flight always picks a
+    pool with a free connection (the scheduler never has more in flight)."""
+    transport = GuardedTransport(
+        GuardedBackend(DEFAULT), httpx.Limits(max_connections=connections), pools=max(1, connections // 3)
+    )
+    flights: list[int] = []
+    for start, origin in steps:
+        if start and len(flights) < connections:
+            index = transport.choose(b"host%d" % origin, 80)
+            assert transport.in_flight[index] < transport.capacity[index]
+            transport.in_flight[index] += 1
+            flights.append(index)
+        elif flights:
+            transport.in_flight[flights.pop(origin % len(flights))] -= 1
+
+
+@pytest.mark.parametrize(("connections", "pools"), [(128, 32), (130, 32), (6, 1), (1, 1)])
+def test_the_clients_connections_are_split_into_small_pools(connections: int, pools: int) -> None:
+    transport = make_transport(connections, GuardedBackend(DEFAULT))
+    assert len(transport.pools) == pools
+    assert sum(transport.capacity) == connections
+    assert [pool.connections for pool in transport.pools] == [[]] * pools

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
+import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -233,8 +234,9 @@ class _ResponseStream(httpx.AsyncByteStream):
     """httpcore's response body as httpx's stream: its errors mapped, its close passed on
     (which returns the connection to the pool, or closes it if the body was not read)."""
 
-    def __init__(self, body: AsyncIterable[bytes]) -> None:
+    def __init__(self, body: AsyncIterable[bytes], closed: Callable[[], None]) -> None:
         self.body = body
+        self.closed = closed
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with _httpx_errors():
@@ -242,33 +244,67 @@ class _ResponseStream(httpx.AsyncByteStream):
                 yield part
 
     async def aclose(self) -> None:
-        close = getattr(self.body, "aclose", None)
-        if close is not None:  # unmapped, as in httpx's own transport
-            await close()
+        try:
+            close = getattr(self.body, "aclose", None)
+            if close is not None:  # unmapped, as in httpx's own transport
+                await close()
+        finally:
+            self.closed()
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over an httpcore pool whose connections all go through
+    """An httpx transport over httpcore pools whose connections all go through
     ``GuardedBackend``.
 
     httpx's own transport gives no public way to choose the pool's network backend, so
-    this one owns the pool itself and does the little that httpx's does around it (map
-    the request, the response and the errors), with public API of both libraries only:
-    tests/unit/test_ssrf.py checks that no module reaches into a private attribute of
-    httpx or httpcore. No proxy (trust_env is off for the client anyway), HTTP/1.1 only.
+    this one owns its pools and does the little that httpx's does around them (map the
+    request, the response and the errors), with public API of both libraries only:
+    tests/unit/test_library_privates.py fails on any private attribute of httpx or
+    httpcore. No proxy (trust_env is off for the client anyway), HTTP/1.1 only.
+
+    ``pools``: the connections are split over this many httpcore pools. httpcore scans
+    every connection of a pool whenever a request starts or ends, and for each idle one
+    counts all of them again, so one pool of 128 costs about 16 times as much per scan
+    as one of 32 (docs/benchmarks.md, "HTTP fan-out"). A request goes to its origin's
+    own pool while that has a connection not in use, so a host keeps reusing its warm
+    connections; else to the pool with the most not in use. With no more requests in
+    flight than connections (the scheduler admits no more runs), no request waits in a
+    pool that has none free while another has one.
     """
 
-    def __init__(self, backend: GuardedBackend, limits: httpx.Limits) -> None:
-        self.pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
+    def __init__(self, backend: GuardedBackend, limits: httpx.Limits, pools: int = 1) -> None:
+        if limits.max_connections is None or not 1 <= pools <= limits.max_connections:
+            raise ValueError("pools must be between 1 and max_connections")
+        ssl_context = httpx.create_ssl_context(trust_env=False)
+        keepalive = limits.max_keepalive_connections
+        self.capacity = [_share(limits.max_connections, pools, index) for index in range(pools)]
+        self.pools = [
+            httpcore.AsyncConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=self.capacity[index],
+                max_keepalive_connections=None if keepalive is None else _share(keepalive, pools, index),
+                keepalive_expiry=limits.keepalive_expiry,
+                network_backend=backend,
+            )
+            for index in range(pools)
+        ]
+        self.in_flight = [0] * pools
+
+    def choose(self, host: bytes, port: int | None) -> int:
+        """The pool a request to (host, port) goes to: the origin's own pool while it has a
+        free connection (where its warm connections are), else the one with most free."""
+        count = len(self.pools)
+        home = zlib.crc32(b"%s:%d" % (host, port or 0)) % count
+        if self.in_flight[home] < self.capacity[home]:
+            return home
+        return min(
+            range(count),
+            key=lambda index: (self.in_flight[index] - self.capacity[index], (index - home) % count),
         )
 
     async def __aenter__(self) -> Self:
-        await self.pool.__aenter__()
+        for pool in self.pools:
+            await pool.__aenter__()
         return self
 
     async def __aexit__(
@@ -278,7 +314,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         traceback: TracebackType | None = None,
     ) -> None:
         with _httpx_errors():
-            await self.pool.__aexit__(exc_type, exc_value, traceback)
+            for pool in self.pools:
+                await pool.__aexit__(exc_type, exc_value, traceback)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
@@ -290,18 +327,39 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             content=request.stream,
             extensions=request.extensions,
         )
-        with _httpx_errors():
-            response = await self.pool.handle_async_request(core_request)
+        index = self.choose(url.raw_host, url.port)
+        self.in_flight[index] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.in_flight[index] -= 1
+
+        try:
+            with _httpx_errors():
+                response = await self.pools[index].handle_async_request(core_request)
+        except BaseException:
+            release()
+            raise
         assert isinstance(response.stream, AsyncIterable)
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
-            stream=_ResponseStream(response.stream),
+            stream=_ResponseStream(response.stream, release),
             extensions=response.extensions,
         )
 
     async def aclose(self) -> None:
-        await self.pool.aclose()
+        for pool in self.pools:
+            await pool.aclose()
+
+
+def _share(total: int, parts: int, index: int) -> int:
+    """Part ``index`` of ``total`` split into ``parts`` as evenly as integers allow."""
+    size, rest = divmod(total, parts)
+    return size + (index < rest)
 
 
 def refused_by_guard(error: BaseException) -> SsrfRefused | None:
