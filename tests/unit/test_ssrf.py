@@ -13,13 +13,25 @@ import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpcore
+import httpx
 import pytest
+from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
 from cronwright.core.config import Config
-from cronwright.operator.http_executor import HttpRequestPlan, execute, make_client
-from cronwright.operator.ssrf import GuardedBackend, IPAddress, Policy, refusal
+from cronwright.operator.http_executor import HttpRequestPlan, execute, make_client, make_transport
+from cronwright.operator.ssrf import (
+    GuardedBackend,
+    GuardedTransport,
+    IPAddress,
+    Policy,
+    SsrfRefused,
+    httpx_error,
+    refusal,
+    refused_by_guard,
+)
 
 ip = ipaddress.ip_address
 net = ipaddress.ip_network
@@ -233,3 +245,143 @@ def test_the_guard_connects_to_the_address_it_checked_and_never_resolves_twice()
             assert lookups == ["localhost", "localhost"]
 
     asyncio.run(scenario())
+
+
+# -- the transport: public httpx/httpcore API, httpx's own error and stream behaviour -----
+
+HTTPCORE_ERRORS = [
+    error
+    for name in httpcore.__all__
+    if isinstance(error := getattr(httpcore, name), type) and issubclass(error, Exception)
+]
+
+
+@pytest.mark.parametrize("error", HTTPCORE_ERRORS, ids=lambda error: error.__name__)
+def test_every_httpcore_error_is_reported_as_the_httpx_error_of_the_same_name(
+    error: type[Exception],
+) -> None:
+    """httpx's own transport maps each httpcore exception to the httpx class of the same
+    name (the most specific one) and lets one httpx has no class for (ConnectionNotAvailable,
+    which the pool handles itself) through unchanged; callers must not see a difference."""
+    mapped = httpx_error(error("the message"))
+    if not hasattr(httpx, error.__name__):
+        assert mapped is None
+        return
+    assert type(mapped) is getattr(httpx, error.__name__)
+    assert str(mapped) == "the message"
+
+
+def test_a_refusal_reaches_the_caller_as_httpx_connect_error_caused_by_the_guard() -> None:
+    async def scenario() -> None:
+        async with listening("127.0.0.2") as (listener, port), make_client(ssrf=DENY_127_0_0_2) as client:
+            with pytest.raises(httpx.ConnectError) as raised:
+                await client.get(f"http://127.0.0.2:{port}/")
+            assert isinstance(raised.value.__cause__, SsrfRefused)
+            assert refused_by_guard(raised.value) is raised.value.__cause__
+            assert listener.connections == 0
+
+    asyncio.run(scenario())
+
+
+def test_the_transport_streams_the_body_and_gives_the_connection_back_on_close() -> None:
+    """The body arrives in parts as the server sends them; a body read to its end leaves
+    the connection idle in the pool for the next request, one closed unread closes it."""
+    parts = [b"first,", b"second,", b"third"]
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for part in parts:
+            await response.write(part)
+            await asyncio.sleep(0.01)
+        await response.write_eof()
+        return response
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_get("/", chunked)
+        runner = web.AppRunner(app, shutdown_timeout=0.1)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+        transport = GuardedTransport(GuardedBackend(DEFAULT), httpx.Limits(max_connections=4))
+        try:
+            async with httpx.AsyncClient(transport=transport, trust_env=False) as client:
+                async with client.stream("GET", url) as response:
+                    received = [part async for part in response.aiter_raw()]
+                assert b"".join(received) == b"".join(parts) and len(received) > 1
+                [pool] = transport.pools
+                [connection] = pool.connections
+                assert connection.is_idle()
+                assert (await client.get(url)).content == b"".join(parts)
+                assert pool.connections == [connection]  # reused
+                async with client.stream("GET", url) as response:
+                    assert response.status_code == 200  # closed unread
+                assert pool.connections == []
+                assert transport.in_flight == [0]
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(scenario())
+
+
+def test_a_read_timeout_is_httpx_read_timeout() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(5)
+        writer.close()
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with make_client() as client:
+                with pytest.raises(httpx.ReadTimeout) as raised:
+                    await client.get(f"http://127.0.0.1:{port}/", timeout=0.1)
+                assert isinstance(raised.value.__cause__, httpcore.ReadTimeout)
+        finally:
+            server.close()
+
+    asyncio.run(scenario())
+
+
+def test_requests_go_to_their_origins_pool_while_it_has_room_then_to_the_freest() -> None:
+    transport = GuardedTransport(GuardedBackend(DEFAULT), httpx.Limits(max_connections=10), pools=4)
+    assert transport.capacity == [3, 3, 2, 2]
+    home = transport.choose(b"example.com", 443)
+    assert transport.choose(b"example.com", 443) == home  # the same origin, the same pool
+    transport.in_flight[home] = transport.capacity[home]
+    other = transport.choose(b"example.com", 443)
+    assert other != home and transport.in_flight[other] == 0
+    transport.in_flight = list(transport.capacity)
+    transport.in_flight[2] -= 1
+    assert transport.choose(b"example.com", 443) == 2  # the only free connection
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 5)), max_size=60), st.integers(1, 16))
+def test_no_request_waits_in_a_full_pool_while_a_connection_is_free(
+    steps: list[tuple[bool, int]], connections: int
+) -> None:
+    """Starting a request when fewer than max_connections are in flight always picks a
+    pool with a free connection (the scheduler never has more in flight)."""
+    transport = GuardedTransport(
+        GuardedBackend(DEFAULT), httpx.Limits(max_connections=connections), pools=max(1, connections // 3)
+    )
+    flights: list[int] = []
+    for start, origin in steps:
+        if start and len(flights) < connections:
+            index = transport.choose(b"host%d" % origin, 80)
+            assert transport.in_flight[index] < transport.capacity[index]
+            transport.in_flight[index] += 1
+            flights.append(index)
+        elif flights:
+            transport.in_flight[flights.pop(origin % len(flights))] -= 1
+
+
+@pytest.mark.parametrize(("connections", "pools"), [(128, 32), (130, 32), (6, 1), (1, 1)])
+def test_the_clients_connections_are_split_into_small_pools(connections: int, pools: int) -> None:
+    transport = make_transport(connections, GuardedBackend(DEFAULT))
+    assert len(transport.pools) == pools
+    assert sum(transport.capacity) == connections
+    assert [pool.connections for pool in transport.pools] == [[]] * pools

@@ -18,11 +18,14 @@ every connection go through it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+import zlib
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpcore
 import httpx
@@ -185,22 +188,178 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over a pool whose connections all go through ``GuardedBackend``.
+#: httpcore's exceptions and the httpx classes they are reported as: the same table httpx's
+#: own transport uses (httpx/_transports/default.py), so callers see the errors they would
+#: see with httpx's transport. The most specific match wins (ConnectTimeout over
+#: TimeoutException; SsrfRefused, a ConnectError, becomes httpx.ConnectError).
+HTTPCORE_TO_HTTPX: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+)
 
-    httpx has no public way to hand its pool a network backend, so the pool it built is
-    replaced by an equal one that has it; tests/unit/test_ssrf.py fails if that stops
-    working with a new httpx."""
 
-    def __init__(self, backend: GuardedBackend, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
+def httpx_error(error: Exception) -> httpx.HTTPError | None:
+    """The httpx exception ``error`` from httpcore is reported as, or None if it is not one."""
+    mapped: type[httpx.HTTPError] | None = None
+    for source, target in HTTPCORE_TO_HTTPX:
+        if isinstance(error, source) and (mapped is None or issubclass(target, mapped)):
+            mapped = target
+    return None if mapped is None else mapped(str(error))
+
+
+@contextlib.contextmanager
+def _httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        mapped = httpx_error(error)
+        if mapped is None:
+            raise
+        raise mapped from error
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    """httpcore's response body as httpx's stream: its errors mapped, its close passed on
+    (which returns the connection to the pool, or closes it if the body was not read)."""
+
+    def __init__(self, body: AsyncIterable[bytes], closed: Callable[[], None]) -> None:
+        self.body = body
+        self.closed = closed
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _httpx_errors():
+            async for part in self.body:
+                yield part
+
+    async def aclose(self) -> None:
+        try:
+            close = getattr(self.body, "aclose", None)
+            if close is not None:  # unmapped, as in httpx's own transport
+                await close()
+        finally:
+            self.closed()
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over httpcore pools whose connections all go through
+    ``GuardedBackend``.
+
+    httpx's own transport gives no public way to choose the pool's network backend, so
+    this one owns its pools and does the little that httpx's does around them (map the
+    request, the response and the errors), with public API of both libraries only:
+    tests/unit/test_library_privates.py fails on any private attribute of httpx or
+    httpcore. No proxy (trust_env is off for the client anyway), HTTP/1.1 only.
+
+    ``pools``: the connections are split over this many httpcore pools. httpcore scans
+    every connection of a pool whenever a request starts or ends, and for each idle one
+    counts all of them again, so one pool of 128 costs about 16 times as much per scan
+    as one of 32 (docs/benchmarks.md, "HTTP fan-out"). A request goes to its origin's
+    own pool while that has a connection not in use, so a host keeps reusing its warm
+    connections; else to the pool with the most not in use. With no more requests in
+    flight than connections (the scheduler admits no more runs), no request waits in a
+    pool that has none free while another has one.
+    """
+
+    def __init__(self, backend: GuardedBackend, limits: httpx.Limits, pools: int = 1) -> None:
+        if limits.max_connections is None or not 1 <= pools <= limits.max_connections:
+            raise ValueError("pools must be between 1 and max_connections")
+        ssl_context = httpx.create_ssl_context(trust_env=False)
+        keepalive = limits.max_keepalive_connections
+        self.capacity = [_share(limits.max_connections, pools, index) for index in range(pools)]
+        self.pools = [
+            httpcore.AsyncConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=self.capacity[index],
+                max_keepalive_connections=None if keepalive is None else _share(keepalive, pools, index),
+                keepalive_expiry=limits.keepalive_expiry,
+                network_backend=backend,
+            )
+            for index in range(pools)
+        ]
+        self.in_flight = [0] * pools
+
+    def choose(self, host: bytes, port: int | None) -> int:
+        """The pool a request to (host, port) goes to: the origin's own pool while it has a
+        free connection (where its warm connections are), else the one with most free."""
+        count = len(self.pools)
+        home = zlib.crc32(b"%s:%d" % (host, port or 0)) % count
+        if self.in_flight[home] < self.capacity[home]:
+            return home
+        return min(
+            range(count),
+            key=lambda index: (self.in_flight[index] - self.capacity[index], (index - home) % count),
         )
+
+    async def __aenter__(self) -> Self:
+        for pool in self.pools:
+            await pool.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        with _httpx_errors():
+            for pool in self.pools:
+                await pool.__aexit__(exc_type, exc_value, traceback)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        url = request.url
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        index = self.choose(url.raw_host, url.port)
+        self.in_flight[index] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.in_flight[index] -= 1
+
+        try:
+            with _httpx_errors():
+                response = await self.pools[index].handle_async_request(core_request)
+        except BaseException:
+            release()
+            raise
+        assert isinstance(response.stream, AsyncIterable)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response.stream, release),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        for pool in self.pools:
+            await pool.aclose()
+
+
+def _share(total: int, parts: int, index: int) -> int:
+    """Part ``index`` of ``total`` split into ``parts`` as evenly as integers allow."""
+    size, rest = divmod(total, parts)
+    return size + (index < rest)
 
 
 def refused_by_guard(error: BaseException) -> SsrfRefused | None:
