@@ -71,12 +71,21 @@ def _timings(node: Node, *names: str) -> str:
 @pytest.fixture(scope="session")
 def real_cluster(pytestconfig: pytest.Config) -> Iterator[Node]:
     """The real node with the pause and busybox images imported (import more with
-    ``real_cluster.import_images(...)``). Its up and down times are printed at the end."""
+    ``real_cluster.import_images(...)``). Its up and down times are printed at the end.
+
+    Its API server keeps an audit log (``real_cluster.audit_log``) from its first request,
+    before the chart is installed: every request of the ServiceAccounts in the chart's
+    release namespace, and every request no one could be authenticated for (a 401)."""
+    from cronwright.cli.dev_cluster import SYSTEM
     from cronwright.core.controlplane import images
     from cronwright.core.controlplane.node import Node, NodeError
+    from tests.support import audit
 
     try:
-        node = Node(images=[images.ensure_pause(), images.ensure_busybox()])
+        node = Node(
+            images=[images.ensure_pause(), images.ensure_busybox()],
+            audit_policy=audit.policy(f"system:serviceaccounts:{SYSTEM}"),
+        )
         node.start()
     except (NodeError, RuntimeError) as error:
         pytest.fail(f"the real cluster did not start: {error}", pytrace=False)

@@ -24,6 +24,7 @@ from cronwright.api.apikeys import create_key
 from cronwright.core.controlplane.cluster import ControlPlane, free_port, run_kubectl
 from cronwright.core.kube import run_with_kube
 from cronwright.core.processes import start_component, stop_component
+from tests.support import audit
 from tests.support.kubectl import wait_for
 from tests.support.receiver import Receiver
 from tests.support.service_accounts import (
@@ -39,17 +40,11 @@ NAMESPACE = "rotation"
 ACCOUNT = "cronwright"
 LIFETIME, PERIOD = 10.0, 8.0
 CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
-AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: [RequestReceived]
-rules:
-  - level: Metadata
-"""
 
 
 @pytest.fixture
 def plane(tmp_path: Path) -> Iterator[ControlPlane]:
-    (tmp_path / "audit-policy.yaml").write_text(AUDIT_POLICY)
+    (tmp_path / "audit-policy.yaml").write_text(audit.policy())
     flags = [
         f"--audit-policy-file={tmp_path / 'audit-policy.yaml'}",
         f"--audit-log-path={tmp_path / 'audit.log'}",
@@ -61,10 +56,6 @@ def plane(tmp_path: Path) -> Iterator[ControlPlane]:
 
 def kubectl(plane: ControlPlane, *args: str, input: str | None = None) -> str:
     return run_kubectl(plane.kubectl, plane.kubeconfig, *args, input=input).stdout
-
-
-def audit_events(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def jtis_used(events: list[dict[str, Any]], agent: str, verb: str, resource: str) -> set[str]:
@@ -182,8 +173,8 @@ def test_operator_and_facade_follow_rotating_tokens(plane: ControlPlane, tmp_pat
         account.stop()
         receiver.stop()
 
-    events = audit_events(tmp_path / "audit.log")
-    assert not [e for e in events if e.get("responseStatus", {}).get("code") == 401], "no request was refused"
+    events = audit.events(tmp_path / "audit.log")
+    assert not [e for e in events if audit.code(e) == 401], "no request was refused"
     minted = [token.jti for token in account.tokens]
     later = set(minted[2:])
     for agent, verb, resource in [

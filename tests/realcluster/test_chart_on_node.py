@@ -24,6 +24,7 @@ from cronwright.cli.dev_cluster import RELEASE, SYSTEM, api_key, forward_facade,
 from cronwright.core.controlplane.images import Image
 from cronwright.core.controlplane.node import Node
 from cronwright.core.runs import parse_time
+from tests.support import audit
 from tests.support.kubectl import wait_for
 from tests.support.real_cluster import apply, busybox_pod, receiver_in
 from tests.support.receiver import Receiver
@@ -333,3 +334,45 @@ def epoch(text: str) -> float:
 
 def recorded(node: Node, name: str, result: str) -> list[float]:
     return sorted(epoch(h["scheduledTime"]) for h in history(node, name) if h["result"] == result)
+
+
+def test_no_request_of_the_pods_was_refused_with_their_real_service_account_tokens(
+    installed: Installed,
+) -> None:
+    """Last in this module: every test above drove the operator and the facade pods (runs,
+    Job targets, garbage collection, a rollout, the webhook). tests/cluster/test_helm.py
+    shows with SubjectAccessReviews that the chart grants nothing the code does not use;
+    this shows the converse where it counts — the API server's audit log (conftest: kept
+    from before the install, for the release namespace's ServiceAccounts and for requests
+    no one could be authenticated for) holds their requests, made with the tokens the
+    kubelet mounted, and not one answered 401 or 403."""
+    node = installed.node
+    user = {
+        component: f"system:serviceaccount:{SYSTEM}:{pods(node, component)[0]['spec']['serviceAccountName']}"
+        for component in ("operator", "api")
+    }
+    events = audit.events(node.audit_log)
+
+    answered = set()
+    for event in events:
+        ref = event.get("objectRef", {})
+        if 200 <= audit.code(event) < 300:
+            answered.add(
+                (event["user"].get("username"), event["verb"], ref.get("resource"), ref.get("subresource"))
+            )
+    expected = [
+        (user["operator"], "watch", "cronjobspecs", None),  # kopf
+        (user["operator"], "update", "leases", None),  # the shard Leases, renewed
+        (user["operator"], "patch", "cronjobspecs", "status"),  # run results
+        (user["operator"], "create", "jobs", None),  # a Job target's run
+        (user["api"], "create", "cronjobspecs", None),  # the facade's jobs
+        (user["api"], "create", "secrets", None),  # credential headers
+        (user["api"], "create", "cronprojects", None),  # the cronpulse dialect's projects
+    ]
+    missing = [request for request in expected if request not in answered]
+    assert not missing, f"the audit log has none of {missing} among {len(events)} events"
+
+    refused = [event for event in events if audit.code(event) in (401, 403)]
+    assert not refused, f"{len(refused)} requests refused:\n  " + "\n  ".join(
+        audit.describe(event) for event in refused[:40]
+    )

@@ -89,6 +89,7 @@ def test_containerd_runs_from_the_run_directory_with_the_local_sandbox_image() -
         ("CNI", json.loads(config.cni_conflist(LAYOUT))),
         ("etcd", config.etcd_flags(BINARY, LAYOUT)),
         ("kube-apiserver", config.apiserver_flags(BINARY, LAYOUT)),
+        ("kube-apiserver audit", config.apiserver_flags(BINARY, LAYOUT, config.audit_flags(LAYOUT))),
         ("kube-controller-manager", config.controller_manager_flags(BINARY, LAYOUT)),
         ("kube-scheduler", config.scheduler_flags(BINARY, LAYOUT)),
         ("kubelet", config.kubelet_flags(BINARY, LAYOUT)),

@@ -77,7 +77,9 @@ class Node:
 
     `apiserver_flags` are appended to kube-apiserver's command line (a flag given twice
     takes its last value); `images` are imported into containerd at start (more with
-    :meth:`import_images`). `timings` holds how long each step took, "up" and "down".
+    :meth:`import_images`); `audit_policy` (an audit.k8s.io/v1 Policy as YAML) turns on the
+    API server's audit log from its first request, at :attr:`audit_log`. `timings` holds
+    how long each step took, "up" and "down".
     """
 
     def __init__(
@@ -85,9 +87,11 @@ class Node:
         *,
         apiserver_flags: Sequence[str] = config.DEFAULT_APISERVER_FLAGS,
         images: Sequence[Image] = (),
+        audit_policy: str | None = None,
         timeout: float = 240.0,
     ) -> None:
         self.apiserver_flags = tuple(apiserver_flags)
+        self.audit_policy = audit_policy
         self.images = tuple(images)
         self.timeout = timeout
         self.node_name, self.node_ip = config.NODE_NAME, config.NODE_IP
@@ -115,6 +119,13 @@ class Node:
     def kubeconfig(self) -> Path:
         """The admin kubeconfig (system:masters), for commands run inside the namespace."""
         return self.layout.kubeconfig("admin")
+
+    @property
+    def audit_log(self) -> Path:
+        """The API server's audit log (JSON lines, one event each), kept while the node
+        runs; only a node started with an `audit_policy` has one."""
+        assert self.audit_policy is not None, "the node was started without an audit_policy"
+        return self.layout.audit_log
 
     @property
     def namespaces(self) -> dict[str, int]:
@@ -250,6 +261,10 @@ class Node:
         assert self.instance is not None
         layout, bins, t = self.layout, self.node_binaries, time.monotonic()
         node_boot.write_files(layout, self.instance.id)
+        audit: list[str] = []
+        if self.audit_policy is not None:
+            layout.audit_policy.write_text(self.audit_policy)
+            audit = config.audit_flags(layout)
         node_host.prepare_cgroups(self.instance.id)
         t = self._step("files", t)
         self._unshare, self._pid1 = node_boot.start_init(layout, self._env(), deadline)
@@ -262,7 +277,7 @@ class Node:
         self._wait("etcd", self._etcd_healthy, deadline)
         self._spawn(
             "kube-apiserver",
-            config.apiserver_flags(self.binaries.kube_apiserver, layout, self.apiserver_flags),
+            config.apiserver_flags(self.binaries.kube_apiserver, layout, [*audit, *self.apiserver_flags]),
         )
         t = self._step("etcd", t)
         self._wait("containerd", self._containerd_serving, deadline)

@@ -85,6 +85,14 @@ class Layout:
     def overlays(self) -> Path:
         return self.root / "overlay"
 
+    @property
+    def audit_policy(self) -> Path:
+        return self.root / "audit-policy.yaml"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.logs / "kube-apiserver-audit.log"
+
     def kubeconfig(self, user: str) -> Path:
         return self.pki / f"{user}.kubeconfig"
 
@@ -152,6 +160,12 @@ def apiserver_flags(
         "--profiling=false",
         *extra,
     ]
+
+
+def audit_flags(layout: Layout) -> list[str]:
+    """The API server's audit log, as JSON lines, by the policy at `layout.audit_policy`
+    (written only when a caller asks for one); one file, never rotated."""
+    return [f"--audit-policy-file={layout.audit_policy}", f"--audit-log-path={layout.audit_log}"]
 
 
 def controller_manager_flags(binary: Path, layout: Layout) -> list[str]:
