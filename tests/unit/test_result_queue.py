@@ -28,7 +28,7 @@ from cronwright.operator import result_queue
 from cronwright.operator.book import Entry
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.planning import apply_merge_patch, record_patch
-from cronwright.operator.result_queue import ResultQueue, compose
+from cronwright.operator.result_queue import ResultQueue, Sending, compose
 from cronwright.operator.status_writer import Compute, Gone
 
 T0 = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
@@ -385,3 +385,25 @@ def test_apply_merge_patch(target: Any, patch: Any, result: Any) -> None:
     before = copy.deepcopy((target, patch))
     assert apply_merge_patch(target, patch) == result
     assert (target, patch) == before  # inputs untouched
+
+
+def test_result_writes_yield_to_runs_being_sent_for_a_bounded_while() -> None:
+    writer = FakeWriter()
+    job = entry()
+    computes = [result_compute(record(i, RunResult.Succeeded, i), i + 10) for i in range(2)]
+
+    async def scenario() -> None:
+        sending = Sending(longest=0.5)
+        queue = ResultQueue(writer, Metrics(), sending)
+        with sending.held():
+            queue.submit(job, computes[0], "result")
+            await asyncio.sleep(0.2)
+            assert writer.calls == 0, "no write while a run is being sent"
+            await asyncio.sleep(0.5)
+            assert writer.calls == 1, "but not longer than `longest`"
+        queue.submit(job, computes[1], "result")
+        await asyncio.sleep(0.05)
+        assert writer.calls == 2, "nothing being sent: written at once"
+        await queue.flush()
+
+    asyncio.run(scenario())

@@ -19,7 +19,7 @@ from cronwright.core.schedule import iter_fire_times
 from cronwright.operator.book import Entry
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.planning import apply_merge_patch
-from cronwright.operator.result_queue import ResultQueue
+from cronwright.operator.result_queue import ResultQueue, Sending
 from cronwright.operator.runners import Run
 from cronwright.operator.scheduler import Parts, Scheduler, Settings
 from cronwright.operator.shard_leases import Verdict
@@ -134,6 +134,7 @@ async def started(api: FakeApi, shards: Shards, http: FakeHttp) -> Scheduler:
     parts = Parts(
         writer=api,
         results=ResultQueue(api, Metrics()),
+        sending=Sending(),
         http=http,
         workflow=NoWorkflows(),
         shards=shards,

@@ -14,10 +14,11 @@ visible as `cronwright_status_backlog`, its wait as `cronwright_status_lag_secon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import takewhile
 from typing import Any
@@ -82,11 +83,51 @@ class _Item:
     submitted: float
 
 
+class Sending:
+    """Held while HTTP runs are being sent; result writes yield to it for a bounded while.
+
+    One event loop sends runs and writes results, and a status write (TLS to the API
+    server, then its watch event back) costs more CPU than a send: in a burst of runs
+    due at one instant, writes made as results came in delayed the sends behind them.
+    So a drain task waits until no run is being sent — at most `longest` seconds, so
+    results of a steady stream still land soon."""
+
+    def __init__(self, longest: float = 1.0) -> None:
+        self.longest = longest
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self._busy += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            if self._busy == 0:
+                self._idle.set()
+
+    async def yielded(self) -> None:
+        if self._idle.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), self.longest)
+
+
 class ResultQueue:
     """Status results per resource, written behind the firing path (see the module doc)."""
 
-    def __init__(self, writer: Writer, metrics: Metrics, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        metrics: Metrics,
+        sending: Sending | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._writer = writer
+        self._sending = sending or Sending(longest=0.0)
         self._metrics = metrics
         self._clock = clock
         #: Per resource, results not yet written; a batch in flight stays until written (none lost).
@@ -146,6 +187,7 @@ class ResultQueue:
                 self._pending.pop(key, None)
 
     async def _write_batch(self, key: Key) -> None:
+        await self._sending.yielded()
         pending = self._pending[key]
         entry = pending[0].entry
         # Results of one Entry object only: a resource deleted and created again under the

@@ -28,14 +28,10 @@ from cronwright.core.models import (
 from cronwright.operator import planning
 from cronwright.operator.book import Entry
 from cronwright.operator.metrics import Metrics
-from cronwright.operator.result_queue import Done
+from cronwright.operator.result_queue import Done, Sending
 from cronwright.operator.runners import Run, Runner, plain
 from cronwright.operator.secrets import SecretProblem
 from cronwright.operator.status_writer import Compute
-
-#: Bookkeeping yields to sending: runs due at the same instant all go out before the first
-#: result is handed on (one event loop does all of it).
-RESULT_DELAY = 0.1
 
 
 def utcnow() -> datetime:
@@ -77,7 +73,9 @@ class RunLifecycle:
         events: Events,
         metrics: Metrics,
         max_concurrent_runs: int,
+        sending: Sending,
     ) -> None:
+        self.sending = sending
         self.results = results
         self.http = http
         self.workflow = workflow
@@ -168,19 +166,19 @@ class RunLifecycle:
                     return
                 record = outcome
             else:
-                async with self._slots:
-                    start = utcnow()  # skew and deadline count the wait for a free run slot
-                    with self._in_flight():
-                        record = await self.http.run(
-                            Run(entry, spec, due, trigger, rid, trigger_value, start)
-                        )
+                with self.sending.held():
+                    async with self._slots:
+                        start = utcnow()  # skew and deadline count the wait for a free run slot
+                        with self._in_flight():
+                            record = await self.http.run(
+                                Run(entry, spec, due, trigger, rid, trigger_value, start)
+                            )
         except asyncio.CancelledError:
             if rid not in entry.replaced:
                 raise
             record = await self._replaced(entry, rid, due, start, trigger)
         if missed and missed_from is not None and record.error is None:
             record.error = f"catch-up run; {missed} earlier run(s) missed from {runs.rfc3339(missed_from)}"
-        await asyncio.sleep(RESULT_DELAY)
         self.record(entry, record, trigger_value=trigger_value, missed=missed, spec=spec)
 
     @contextlib.contextmanager

@@ -37,7 +37,7 @@ from cronwright.operator.events import EventRecorder
 from cronwright.operator.http_runner import HttpRunner
 from cronwright.operator.metrics import Metrics
 from cronwright.operator.planning import Problem
-from cronwright.operator.result_queue import ResultQueue
+from cronwright.operator.result_queue import ResultQueue, Sending
 from cronwright.operator.run_lifecycle import Events, HttpRuns, Results, RunLifecycle, WorkflowRuns
 from cronwright.operator.secrets import SecretCache
 from cronwright.operator.shard_leases import Verdict
@@ -83,6 +83,8 @@ class Parts:
 
     writer: Writer
     results: Results
+    #: Held while runs are sent; the result queue's writes yield to it.
+    sending: Sending
     http: HttpRuns
     workflow: WorkflowRuns
     shards: Shards
@@ -100,9 +102,11 @@ class Parts:
         settings: Settings,
     ) -> Parts:
         writer = StatusWriter(kube, metrics, settings.max_concurrent_writes)
+        sending = Sending()
         return cls(
             writer=writer,
-            results=ResultQueue(writer, metrics),
+            results=ResultQueue(writer, metrics, sending),
+            sending=sending,
             http=HttpRunner(http, SecretCache(kube), events, metrics, settings.version),
             workflow=WorkflowRunner(RunObjects(kube), writer, events, metrics),
             shards=shards,
@@ -126,6 +130,7 @@ class Scheduler:
             parts.events,
             parts.metrics,
             settings.max_concurrent_runs,
+            parts.sending,
         )
         self.book: dict[tuple[str, str], Entry] = {}
         self.queue = DueQueue()
