@@ -31,6 +31,7 @@ from cronwright.operator.ssrf import (
     httpx_error,
     refusal,
     refused_by_guard,
+    resolve_system,
 )
 
 ip = ipaddress.ip_address
@@ -385,3 +386,18 @@ def test_the_clients_connections_are_split_into_small_pools(connections: int, po
     assert len(transport.pools) == pools
     assert sum(transport.capacity) == connections
     assert [pool.connections for pool in transport.pools] == [[]] * pools
+
+
+@pytest.mark.parametrize(
+    ("host", "addresses"),
+    [
+        ("10.1.2.3", ["10.1.2.3"]),  # its own answer, no worker thread
+        ("::1", ["::1"]),
+        ("[::1]", ["::1"]),
+        ("127.1", ["127.0.0.1"]),  # other numeric forms: as getaddrinfo (and the kernel) read them
+        ("0x7f.1", ["127.0.0.1"]),
+    ],
+)
+def test_the_system_resolver_reads_numeric_hosts_as_the_kernel_does(host: str, addresses: list[str]) -> None:
+    resolved = asyncio.run(resolve_system(host, 80))
+    assert [str(a) for a in resolved] == addresses

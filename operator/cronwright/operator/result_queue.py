@@ -92,7 +92,7 @@ class Sending:
     So a drain task waits until no run is being sent — at most `longest` seconds, so
     results of a steady stream still land soon."""
 
-    def __init__(self, longest: float = 1.0) -> None:
+    def __init__(self, longest: float = 3.0) -> None:
         self.longest = longest
         self._busy = 0
         self._idle = asyncio.Event()
