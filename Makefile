@@ -93,3 +93,16 @@ bench: controlplane node images
 	$(BIN)/python -m tests.benchmarks.bench_operator steady --count 10000 --minutes 2 --write-doc
 	$(BIN)/python -m tests.benchmarks.bench_api --count 1000 --write-doc
 	$(BIN)/python -m tests.benchmarks.bench_cronjob_controller --count 500 --write-doc
+
+# Replicas, disruptions and start-up (issue 14; about 30 minutes): two replicas sharing the
+# shards, a rolling restart, kill -9 of one replica, the API server down 10 s and 60 s, and
+# operator memory / start-up time at 10,000 and 30,000 resources.
+.PHONY: bench-resilience
+bench-resilience: controlplane
+	$(BIN)/python -m tests.benchmarks.bench_resilience steady --count 1000 --replicas 2 --write-doc
+	$(BIN)/python -m tests.benchmarks.bench_resilience steady --count 1000 --replicas 2 --disrupt rolling --write-doc
+	$(BIN)/python -m tests.benchmarks.bench_resilience steady --count 1000 --replicas 2 --disrupt kill9 --write-doc
+	$(BIN)/python -m tests.benchmarks.bench_resilience steady --count 1000 --disrupt apiserver:10 --write-doc
+	$(BIN)/python -m tests.benchmarks.bench_resilience steady --count 1000 --disrupt apiserver:60 --write-doc
+	$(BIN)/python -m tests.benchmarks.bench_startup --count 10000 --write-doc
+	$(BIN)/python -m tests.benchmarks.bench_startup --count 30000 --write-doc

@@ -355,10 +355,12 @@ class Report:
     findings: list[str] = field(default_factory=list)
     load: list[str] = field(default_factory=list)
     revision: str = field(default_factory=code_revision)
+    slug: str = ""
+    """The section's id in docs/benchmarks.md when the shape is words (default: the shape)."""
 
     @property
     def key(self) -> str:
-        return f"{self.shape}-{self.count}"
+        return f"{self.slug or self.shape}-{self.count}"
 
     def add(self, figure: str, value: str, target: str = "", met: bool | None = None) -> None:
         self.rows.append(Row(figure, value, target, met))
@@ -454,8 +456,17 @@ class Harness:
             ],
         )
         self._wait_http(self.receiver, f"http://{LOOPBACK}:{self.receiver_port}/_count", "receiver")
-        self.operator = self._spawn(
-            "operator",
+        self.operator = self.spawn_operator(self.instance, self.operator_port)
+        say(f"operator pid {self.operator.pid} ready; namespace {self.namespace}")
+
+    def spawn_operator(
+        self, instance: str, port: int, log: str = "operator", wait: bool = True
+    ) -> subprocess.Popen[bytes]:
+        """One `cronwright operator` process watching the namespace (log: ``<log>.log``);
+        with ``wait``, returns once its /readyz answers 200."""
+        assert self.plane is not None
+        process = self._spawn(
+            log,
             [
                 sys.executable,
                 "-m",
@@ -466,17 +477,20 @@ class Harness:
                 "--host",
                 LOOPBACK,
                 "--port",
-                str(self.operator_port),
+                str(port),
                 "--instance",
-                self.instance,
+                instance,
+                "--lease-namespace",
+                self.namespace,
                 "--namespace",
                 self.namespace,
                 "--log-format",
                 "text",
             ],
         )
-        self._wait_http(self.operator, f"http://{LOOPBACK}:{self.operator_port}/readyz", "operator")
-        say(f"operator pid {self.operator.pid} ready; namespace {self.namespace}")
+        if wait:
+            self._wait_http(process, f"http://{LOOPBACK}:{port}/readyz", log)
+        return process
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
         with open(self.workdir / f"{name}.log", "wb") as out:
@@ -599,8 +613,9 @@ class Bench:
                 reported = time.monotonic()
             await asyncio.sleep(interval)
 
-    async def metrics(self) -> Samples:
-        response = await self.local.get(f"http://{LOOPBACK}:{self.h.operator_port}/metrics")
+    async def metrics(self, port: int | None = None) -> Samples:
+        """The operator's /metrics (another operator's with ``port``)."""
+        response = await self.local.get(f"http://{LOOPBACK}:{port or self.h.operator_port}/metrics")
         response.raise_for_status()
         return parse_metrics(response.text)
 
@@ -852,8 +867,9 @@ class Bench:
         )
         usage = sampler.usage
         busy = f", machine busy {sum(sampler.machine) / len(sampler.machine):.0f}%" if sampler.machine else ""
+        operators = sorted(name for name in usage if name.startswith("operator")) or ["operator"]
         parts = [
-            f"{name} {usage.get(name, Usage()).cpu_text()}" for name in ("operator", "kube-apiserver", "etcd")
+            f"{name} {usage.get(name, Usage()).cpu_text()}" for name in (*operators, "kube-apiserver", "etcd")
         ]
         self.report.add("create → all Active: CPU (% of one core)", "; ".join(parts) + busy)
         return ok, ready
@@ -1043,6 +1059,15 @@ scheduler loop, the HTTP client and loopback.
   last request arrived, and until every resource's status shows the result.
 - Both: operator CPU (utime+stime, % of one core) and RSS sampled every second, status
   writes from the operator's `/metrics`, its own fire-skew histogram as a cross-check.
+- **steady with replicas and disruptions** (`bench_resilience.py`): the steady shape with
+  `--replicas N` operator processes (the split of runs between them) and `--disrupt`
+  `rolling` (SIGTERM each replica, start its successor), `kill9` (SIGKILL one replica;
+  takeover time, times recorded `Unknown`) or `apiserver:S` (kube-apiserver terminated,
+  down S s, started again; time until every status caught up). Every expected time is
+  classed delivered, recorded Unknown, recorded Missed or none of these.
+- **start-up** (`bench_startup.py`): N resources created with no operator running, then
+  the time from an operator's start to /readyz, a full book, all shards held and every
+  status planned (`nextRunTime`); its RSS without resources and after, per resource.
 
 Targets: steady p99 ≤ 25 ms at 1,000 resources and ≤ 50 ms at 10,000; a burst of 1,000
 drained within 1 s; operator RSS ≤ 200 MiB at 10,000.
@@ -1144,17 +1169,22 @@ async def _measure(harness: Harness, args: argparse.Namespace, command: str) -> 
         await shape()
     finally:
         await bench.close()
-    lines = harness.tail("operator", 1_000_000).splitlines()
+    log_findings(bench.report, harness.tail("operator", 1_000_000))
+    return bench.report
+
+
+def log_findings(report: Report, log: str, who: str = "operator") -> None:
+    """Error lines of an operator's log as findings (those kopf retried counted apart)."""
+    lines = log.splitlines()
     errors = [line for line in lines if "ERROR" in line or "Traceback" in line]
     retried = [line for line in errors if "will retry" in line]
     errors = [line for line in errors if "will retry" not in line]
     if errors:
-        bench.report.findings.append(f"operator log has {len(errors)} error lines, first: {errors[0][:300]}")
+        report.findings.append(f"{who} log has {len(errors)} error lines, first: {errors[0][:300]}")
     if retried:
-        bench.report.findings.append(
-            f"operator log has {len(retried)} API errors kopf retried, first: {retried[0][:200]}"
+        report.findings.append(
+            f"{who} log has {len(retried)} API errors kopf retried, first: {retried[0][:200]}"
         )
-    return bench.report
 
 
 if __name__ == "__main__":

@@ -325,13 +325,15 @@ class ControlPlane:
         with httpx.Client(verify=tls, timeout=2) as client:
             self._wait(process, lambda: client.get(f"{self.server}/readyz").status_code == 200, deadline)
 
-    def restart_apiserver(self, timeout: float = 60.0) -> None:
+    def restart_apiserver(self, timeout: float = 60.0, down: float = 0.0) -> None:
         """Stop kube-apiserver and start it again with the same flags and data: every
         client's connections and watches break, as in a control-plane upgrade, and each
-        client has to come back with the credentials it holds now."""
+        client has to come back with the credentials it holds now. ``down``: seconds it
+        stays stopped (an API server outage) before it is started again."""
         old = next(p for p in self._processes if p.name == "kube-apiserver")
         old.stop()
         self._processes.remove(old)
+        time.sleep(down)
         self._wait_for_apiserver(self._spawn(old.name, old.command), time.monotonic() + timeout)
 
     def _port(self, name: str) -> int:
