@@ -195,6 +195,9 @@ async def run(options: Options) -> None:
         loop_task.cancel()
         try:
             async with asyncio.timeout(options.shards.handover_grace + FAREWELL_SECONDS):
+                # The instance Lease goes first: until it does, the others count this
+                # instance in their fair shares and leave the shards it frees untaken.
+                await lease.release()
                 await shards.release_all()
         except TimeoutError:
             log.warning("stopping before every shard was handed over; they free themselves")
