@@ -712,6 +712,12 @@ class Bench:
             "status write latency (histogram)",
             f"p50 {quantile_text(wb, 0.5)}, p99 {quantile_text(wb, 0.99)}",
         )
+        lb = histogram_buckets(delta, "cronwright_status_lag_seconds")
+        backlog = metric_sum(after, "cronwright_status_backlog")
+        self.report.add(
+            "status lag, result queued → written (histogram)",
+            f"p50 {quantile_text(lb, 0.5)}, p99 {quantile_text(lb, 0.99)}; {backlog:,.0f} queued at the end",
+        )
         sb = histogram_buckets(delta, "cronwright_fire_skew_seconds")
         total = sb[-1][1] if sb else 0
         self.report.add(
