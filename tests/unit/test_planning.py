@@ -14,6 +14,7 @@ from cronwright.core.runs import manual_run_id, rfc3339, run_id
 from cronwright.operator.planning import (
     Problem,
     apply_merge_patch,
+    fired_through,
     merge_patch,
     mergeable,
     parse_spec,
@@ -377,3 +378,21 @@ def test_takeover_backlog_beyond_the_cap_is_downtime() -> None:
     horizon = timedelta(minutes=10)
     assert takeover_backlog(every, {}, T0, T0, T0 + timedelta(seconds=5), horizon, cap=5) is not None
     assert takeover_backlog(every, {}, T0, T0, T0 + timedelta(seconds=6), horizon, cap=5) is None
+
+
+@pytest.mark.parametrize(
+    ("fired", "waiting", "through"),
+    [
+        ([], [5], None),  # nothing fired: the watermark taken over stays
+        ([3, 5], [6], 5),  # everything due fired: the last one
+        ([3, 5], [5], 5 - 1e-6),  # a run of the same instant still waiting: just below it
+        ([3, 5], [4, 9], 4 - 1e-6),
+    ],
+)
+def test_a_handover_watermark_leaves_no_waiting_run_under_it(
+    fired: list[int], waiting: list[int], through: float | None
+) -> None:
+    at = [T0 + timedelta(seconds=s) for s in fired]
+    due = [T0 + timedelta(seconds=s) for s in waiting]
+    expected = None if through is None else T0 + timedelta(seconds=through)
+    assert fired_through(at, due) == expected

@@ -255,6 +255,21 @@ def takeover_backlog(
     return times
 
 
+def fired_through(fired: list[datetime], waiting: list[datetime]) -> datetime | None:
+    """The watermark a graceful handover leaves: the last scheduled time fired — but below
+    any time still waiting to fire, so that none is left at or under it. Runs due at one
+    instant go out one by one: a handover between two of them had left the rest under the
+    watermark, where the next holder records them Unknown instead of firing them. (What was
+    fired above the lowered watermark is recorded in status by then, and the next holder
+    starts after each resource's last recorded time.)"""
+    if not fired:
+        return None
+    through = max(fired)
+    if waiting and min(waiting) <= through:
+        through = min(waiting) - timedelta(microseconds=1)
+    return through
+
+
 def phase_of(spec: CronJobSpecSpec, next_due: datetime | None) -> Phase:
     """The phase of a valid spec: Paused, Active while a run is ahead, else Completed."""
     if spec.suspend:

@@ -383,7 +383,8 @@ class Scheduler:
     async def releasing(self, shard: int, grace: float) -> datetime | None:
         """Stop firing the shard, let its HTTP runs finish (up to `grace` seconds), stop
         following its run objects (the next holder follows them from status.active), and
-        write every result; the last scheduled time fired comes back for the watermark."""
+        write every result; what comes back is the time up to which everything in the shard
+        was fired, for the watermark."""
         self.lost(shard)
         entries = self._in_shard(shard)
         tasks = [task for entry in entries for task in entry.running.values()]
@@ -393,7 +394,10 @@ class Scheduler:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self.results.flush([entry.key for entry in entries])
-        return max((e.last_fired for e in entries if e.last_fired is not None), default=None)
+        return planning.fired_through(
+            [e.last_fired for e in entries if e.last_fired is not None],
+            [e.next_due for e in entries if e.next_due is not None and e.spec is not None],
+        )
 
     # -- for the checks beside the loop ---------------------------------------------------
 
