@@ -141,7 +141,7 @@ async def started(api: FakeApi, shards: Shards, http: FakeHttp) -> Scheduler:
         events=Events(),
         metrics=Metrics(),
     )
-    scheduler = Scheduler(parts, Settings(instance="me"))
+    scheduler = Scheduler(parts, Settings())
     LOOPS[scheduler] = asyncio.create_task(scheduler.run())
     return scheduler
 

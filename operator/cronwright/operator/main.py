@@ -154,7 +154,6 @@ async def run(options: Options) -> None:
     )
     events = EventRecorder(kube, metrics, options.instance)
     settings = Settings(
-        instance=options.instance,
         max_concurrent_runs=options.max_concurrent_runs,
         takeover_horizon=options.shards.takeover_horizon,
         version=VERSION,

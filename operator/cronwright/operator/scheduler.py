@@ -59,7 +59,6 @@ def utcnow() -> datetime:
 
 @dataclass
 class Settings:
-    instance: str
     max_concurrent_runs: int = 128  # = the HTTP client's connections (http_executor.make_client)
     max_concurrent_writes: int = 16  # = the API client's connections: more would only queue there
     #: The longest a shard takes to change hands (shard_leases.ShardSettings): scheduled

@@ -170,10 +170,13 @@ class ShardLeases:
         held = self.held.get(shard)
         if held is None or held.releasing:
             return Verdict.NOT_MINE
-        if self._clock() >= held.stop_at:
+        now = self._clock()
+        if now >= held.stop_at:
             self._lose(shard, "no renewal in time")
             return Verdict.NOT_MINE
-        return Verdict.FIRE if scheduled <= held.watermark else Verdict.WAIT
+        return (
+            Verdict.FIRE if sharding.may_fire(scheduled, held.watermark, now, held.stop_at) else Verdict.WAIT
+        )
 
     # -- the loop ------------------------------------------------------------------------
 
