@@ -2,7 +2,7 @@
 
 An item names a resource (its book key), the entry's token when it was pushed (an entry
 re-planned since bumps its token, so stale items are dropped when popped rather than
-searched for), what to do (claim or fire) and the scheduled time it is for. 10,000
+searched for), what to do (fire, or a catch-up run) and the scheduled time it is for. 10,000
 resources cost 10,000 small tuples. The clock is injected, so the queue is tested on a
 fake one.
 """

@@ -2,7 +2,8 @@
 
 Every function here takes the current state and a `now` and returns data; the scheduler
 (the I/O shell) does the waiting, the calls and the writes. That keeps the rules — catch-up
-after downtime, claims, history bounds, counters — testable without a cluster.
+after downtime, takeovers after a watermark, history bounds, counters — testable without
+a cluster.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The one way the operator writes a CronJobSpec's status: conditional, retried, measured.
 
-Every status change — sync, claim, result, heartbeat, Secret re-check — is a merge patch
+Every status change — sync, trigger, result, heartbeat, Secret re-check — is a merge patch
 computed from a copy of the object and sent with that copy's resourceVersion
 (core/kube/update.py): on Conflict the object is read again and the patch recomputed, so no
 other writer's change (a second operator, a user) is ever overwritten. Writes of one
