@@ -214,14 +214,8 @@ def unknown_times(
     for moment in (parse_time(status.get("lastScheduleTime")), fired_here):
         if moment is not None:
             bases.append(moment)
-    times: list[datetime] = []
-    for moment in schedule_math.iter_fire_times(spec.schedule, max(bases), created):
-        if moment > fired_up_to:
-            return times, 0
-        if len(times) == cap:
-            break
-        times.append(moment)
-    if not times:
+    times, complete = _fire_times(spec, max(bases), fired_up_to, created, cap)
+    if complete:
         return times, 0
     return times, schedule_math.count_fire_times(
         spec.schedule, times[-1], fired_up_to, created, MISSED_COUNT_CAP
@@ -246,14 +240,22 @@ def takeover_backlog(
     if now - fired_up_to > horizon:
         return None
     after = max(t for t in (fired_up_to, parse_time(status.get("lastScheduleTime"))) if t is not None)
+    times, complete = _fire_times(spec, after, now, created, cap)
+    return times if complete else None
+
+
+def _fire_times(
+    spec: CronJobSpecSpec, after: datetime, until: datetime, created: datetime, cap: int
+) -> tuple[list[datetime], bool]:
+    """The fire times in (after, until], at most `cap` of them; False when there are more."""
     times: list[datetime] = []
     for moment in schedule_math.iter_fire_times(spec.schedule, after, created):
-        if moment > now:
-            return times
+        if moment > until:
+            return times, True
         if len(times) == cap:
-            return None
+            return times, False
         times.append(moment)
-    return times
+    return times, True
 
 
 def fired_through(fired: list[datetime], waiting: list[datetime]) -> datetime | None:

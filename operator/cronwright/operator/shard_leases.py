@@ -25,7 +25,6 @@ shards, so the excess holder's graceful handover is what moves a shard.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import time
@@ -126,7 +125,6 @@ class Listener(Protocol):
 class Held:
     watermark: datetime
     stop_at: float
-    resource_version: str
     #: The watermark this instance took the shard over after.
     started_after: datetime | None
     releasing: bool = False
@@ -272,7 +270,7 @@ class ShardLeases:
         started = self._clock()
         watermark = max(held.watermark, self._wall() + timedelta(seconds=self.settings.window))
         try:
-            written = await self._write(shard, self._body(shard, self.instance, watermark, lease), False)
+            await self._write(shard, self._body(shard, self.instance, watermark, lease), False)
         except Conflict:
             return  # the next step reads who holds it now
         except (ApiError, OSError) as error:
@@ -280,8 +278,13 @@ class ShardLeases:
             return
         if self.held.get(shard) is held:
             held.watermark = watermark
-            held.stop_at = started + self.settings.lease_seconds - self.settings.margin
-            held.resource_version = written["metadata"]["resourceVersion"]
+            held.stop_at = self._stop_at(started)
+
+    def _stop_at(self, started: float) -> float:
+        """When firing must stop after a write sent at `started` (this instance's clock):
+        before any other instance, counting a whole lease duration from when it saw that
+        write, may take the shard."""
+        return started + self.settings.lease_seconds - self.settings.margin
 
     async def _acquire(self, shard: int, lease: dict[str, Any] | None) -> None:
         before = _watermark(lease)
@@ -292,14 +295,13 @@ class ShardLeases:
         if lease is not None and _holder(lease) != self.instance:
             body["spec"]["leaseTransitions"] = int(lease["spec"].get("leaseTransitions") or 0) + 1
         try:
-            written = await self._write(shard, body, create=lease is None)
+            await self._write(shard, body, create=lease is None)
         except ApiError as error:
             log.info("shard %d not taken: %s", shard, error)
             return
         self.held[shard] = Held(
             watermark=watermark,
-            stop_at=started + self.settings.lease_seconds - self.settings.margin,
-            resource_version=written["metadata"]["resourceVersion"],
+            stop_at=self._stop_at(started),
             started_after=before,
         )
         log.info("shard %d taken over after watermark %s", shard, before)
@@ -347,12 +349,6 @@ class ShardLeases:
         for task in list(self._handovers):
             task.cancel()
         await asyncio.gather(*(self.hand_over(s) for s in list(self.held)), return_exceptions=True)
-
-    async def close(self) -> None:
-        for task in list(self._handovers):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 def _is_shard(name: str) -> bool:
