@@ -221,13 +221,17 @@ class RunLifecycle:
         unknown: int = 0,
         spec: CronJobSpecSpec | None = None,
         event: tuple[str, str] | None = None,
+        of_a_run: bool = True,
     ) -> None:
         """Hand a run's record to the result queue; metrics and the Event follow its write.
-        `missed`/`unknown`: further scheduled times of that kind counted with this record."""
+        `missed`/`unknown`: further scheduled times of that kind counted with this record.
+        Only a run's own record (`of_a_run`) carries the bad content that run ran into."""
         spec = spec or entry.spec
         if spec is None:
             return
-        content, entry.run_problem = entry.run_problem, None
+        content = None
+        if of_a_run:
+            content, entry.run_problem = entry.run_problem, None
         problem = content.problem if content is not None else None
         listed = record.id in entry.listed
         entry.listed.discard(record.id)
@@ -254,7 +258,8 @@ class RunLifecycle:
         def done(written: bool) -> None:
             if not written:
                 return
-            entry.secret_problem = problem if isinstance(content, SecretProblem) else None
+            if of_a_run:
+                entry.secret_problem = problem if isinstance(content, SecretProblem) else None
             self.metrics.runs.labels(result=str(record.result), trigger=str(record.trigger)).inc()
             if record.duration_ms is not None:
                 self.metrics.run_duration.observe(record.duration_ms / 1000)
@@ -277,7 +282,9 @@ class RunLifecycle:
             error=f"{missed} scheduled run(s) missed while no operator was running"
             + (f", from {runs.rfc3339(since)}" if since else ""),
         )
-        self.record(entry, record, missed=missed - 1, event=("RunsMissed", record.error or ""))
+        self.record(
+            entry, record, missed=missed - 1, event=("RunsMissed", record.error or ""), of_a_run=False
+        )
 
     def record_unknown(self, entry: Entry, times: list[datetime], more: int, fired_up_to: datetime) -> None:
         """Scheduled times a former holder may have fired (at or before its watermark) whose
@@ -292,7 +299,9 @@ class RunLifecycle:
                 error="outcome unknown: the operator that held this run's shard stopped before "
                 f"recording it (its window reached {runs.rfc3339(fired_up_to)}); not fired again",
             )
-            self.record(entry, record, unknown=extra, event=("RunOutcomeUnknown", record.error or ""))
+            self.record(
+                entry, record, unknown=extra, event=("RunOutcomeUnknown", record.error or ""), of_a_run=False
+            )
 
 
 def _run_message(record: RunRecord) -> str:
